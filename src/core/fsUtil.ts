@@ -1,0 +1,99 @@
+/**
+ * Small read-only file helpers shared by the readers. Nothing here writes.
+ * Ids from JSON become paths only through `childPath`, which validates them.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { LayerError, fromFsError } from './errors';
+import { DIGEST, HEX64 } from './model';
+
+/** Reads a UTF-8 file; maps fs errors to LayerError. */
+export async function readText(file: string): Promise<string> {
+  try {
+    return await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    throw fromFsError(err, file);
+  }
+}
+
+/** Reads a small text file, trimmed; undefined when it does not exist. */
+export async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return (await fsp.readFile(file, 'utf8')).trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw fromFsError(err, file);
+  }
+}
+
+/** Parses JSON text, naming the file in the error when it is corrupt or truncated. */
+export function parseJson<T = unknown>(text: string, file: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    const what = text.trim().length === 0 ? 'is empty' : `is not valid JSON (${(err as Error).message})`;
+    throw new LayerError('corrupt', `${file} ${what}`, file, err);
+  }
+}
+
+export async function readJson<T = unknown>(file: string): Promise<{ text: string; value: T }> {
+  const text = await readText(file);
+  return { text, value: parseJson<T>(text, file) };
+}
+
+/** Directory names in `dir`; [] when it does not exist. */
+export async function listDir(dir: string): Promise<string[]> {
+  try {
+    return (await fsp.readdir(dir)).sort();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw fromFsError(err, dir, 'list');
+  }
+}
+
+export async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** True when `p` exists (not following a final symlink). */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Joins one id (from JSON or a file name) under `dir`, refusing anything that
+ * could escape it: separators, `..`, NUL, or the empty string.
+ */
+export function childPath(dir: string, name: string): string {
+  if (!isSafeName(name)) {
+    throw new LayerError('invalid-id', `refusing to use ${JSON.stringify(name)} as a path name under ${dir}`, dir);
+  }
+  return path.join(dir, name);
+}
+
+export function isSafeName(name: string): boolean {
+  return name.length > 0 && name.length <= 255 && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
+/** `sha256:<hex>` → `<hex>`; throws invalid-id unless it is a sha256 digest. */
+export function digestHex(digest: string, what = 'digest'): string {
+  if (!DIGEST.test(digest)) {
+    throw new LayerError('invalid-id', `${what} ${JSON.stringify(digest.slice(0, 100))} is not a sha256 digest`);
+  }
+  return digest.slice(7);
+}
+
+export function isHex64(s: string): boolean {
+  return HEX64.test(s);
+}
