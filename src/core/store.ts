@@ -1,0 +1,207 @@
+/**
+ * The store: every configured root, each detected layout read by its reader,
+ * merged into one model with lookups by id prefix, tag and step position.
+ * One unreadable root never hides the others.
+ */
+import * as path from 'node:path';
+import { detectLayouts } from './detect';
+import { LayerError, errorMessage } from './errors';
+import type { Container, Image, Layer, LayerDocument, LayoutReader, Problem, Source } from './model';
+import { ContainerdReader } from './readers/containerd';
+import { ImageDbReader, toProblem } from './readers/imageDb';
+import { LegacyGraphReader } from './readers/legacyGraph';
+
+export interface RootStatus {
+  readonly root: string;
+  readonly sources: Source[];
+  /** Why the root could not be read at all (missing, permission denied, not a root). */
+  readonly error?: LayerError;
+}
+
+export interface StepRef {
+  readonly image: Image;
+  readonly stepIndex: number;
+}
+
+export function readerFor(source: Source): LayoutReader {
+  switch (source.kind) {
+    case 'legacy-graph':
+      return new LegacyGraphReader(source);
+    case 'image-db':
+      return new ImageDbReader(source);
+    case 'containerd':
+      return new ContainerdReader(source);
+  }
+}
+
+export class Store {
+  private readonly layerMap = new Map<string, Layer>();
+  private readonly readers = new Map<string, LayoutReader>();
+
+  private constructor(
+    readonly roots: RootStatus[],
+    readonly images: Image[],
+    layers: Layer[],
+    readonly containers: Container[],
+    readonly problems: Problem[],
+    readers: LayoutReader[],
+  ) {
+    for (const l of layers) this.layerMap.set(l.key, l);
+    for (const c of containers) if (c.layer) this.layerMap.set(c.layer.key, c.layer);
+    for (const r of readers) this.readers.set(r.source.key, r);
+  }
+
+  static async open(roots: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Store> {
+    const statuses: RootStatus[] = [];
+    const readers: LayoutReader[] = [];
+    const unique = [...new Set(roots.map((r) => path.resolve(r)))];
+    await Promise.all(
+      unique.map(async (root, i) => {
+        try {
+          const sources = await detectLayouts(root);
+          statuses[i] = { root, sources };
+          readers.push(...sources.map(readerFor));
+        } catch (err) {
+          const error = err instanceof LayerError ? err : new LayerError('io', errorMessage(err), root, err);
+          statuses[i] = { root, sources: [], error };
+        }
+      }),
+    );
+    const images: Image[] = [];
+    const layers: Layer[] = [];
+    const containers: Container[] = [];
+    const problems: Problem[] = [];
+    const loaded = await Promise.all(
+      readers.map((r) =>
+        r.load(options.signal).catch((err) => {
+          if (err instanceof LayerError && err.code === 'cancelled') throw err;
+          problems.push({ ...toProblem(err, r.source.label), message: `${r.source.label} in ${r.source.root}: ${errorMessage(err)}` });
+          return undefined;
+        }),
+      ),
+    );
+    for (const c of loaded) {
+      if (!c) continue;
+      images.push(...c.images);
+      layers.push(...c.layers);
+      containers.push(...c.containers);
+      problems.push(...c.problems);
+    }
+    return new Store(statuses, images, layers, containers, problems, readers);
+  }
+
+  get sources(): Source[] {
+    return this.roots.flatMap((r) => r.sources);
+  }
+
+  layer(key: string | undefined): Layer | undefined {
+    return key === undefined ? undefined : this.layerMap.get(key);
+  }
+
+  get layers(): Layer[] {
+    return [...this.layerMap.values()];
+  }
+
+  /** Images that use a layer, as `docker system df` counts sharing. */
+  imagesWithLayer(layerKey: string): Image[] {
+    return this.images.filter((i) => i.layerKeys.includes(layerKey));
+  }
+
+  /**
+   * Finds one image by full or prefix id (with or without `sha256:`), by
+   * `repo:tag` / `repo@digest`, or by a repo name alone (`repo` = `repo:latest`).
+   * Names from containerd (`docker.io/library/x:y`) match their short form too.
+   */
+  findImage(ref: string): Image {
+    const matches = this.matchImages(ref);
+    const ids = new Set(matches.map((m) => m.id));
+    if (matches.length === 0) throw new LayerError('not-found', `no image matches "${ref}"`);
+    if (ids.size > 1) {
+      const list = [...ids].slice(0, 5).map((id) => id.replace(/^sha256:/, '').slice(0, 12));
+      throw new LayerError('ambiguous', `"${ref}" matches ${ids.size} images (${list.join(', ')}…): give more of the id`);
+    }
+    return matches[0];
+  }
+
+  private matchImages(ref: string): Image[] {
+    const want = ref.trim();
+    if (!want) return [];
+    const tagged = this.images.filter((i) => [...i.tags, ...i.digests].some((t) => refMatches(t, want)));
+    if (tagged.length) return tagged;
+    const hex = want.replace(/^sha256:/, '').toLowerCase();
+    if (!/^[0-9a-f]{1,64}$/.test(hex)) return [];
+    return this.images.filter((i) => i.id.replace(/^sha256:/, '').startsWith(hex));
+  }
+
+  /**
+   * A step of an image: `IMAGE@N` (N = step index from the bottom, 0-based),
+   * an image (its top step), a layer id / chain id / diff id prefix (the first
+   * image that has it), or a container (its read-write layer has no step: use
+   * `findContainer`).
+   */
+  resolveStep(ref: string): StepRef {
+    const at = ref.lastIndexOf('@');
+    if (at > 0 && /^\d+$/.test(ref.slice(at + 1))) {
+      const image = this.findImage(ref.slice(0, at));
+      const stepIndex = Number(ref.slice(at + 1));
+      if (stepIndex >= image.steps.length) {
+        throw new LayerError('not-found', `image ${ref.slice(0, at)} has ${image.steps.length} steps (0–${image.steps.length - 1})`);
+      }
+      return { image, stepIndex };
+    }
+    try {
+      const image = this.findImage(ref);
+      return { image, stepIndex: image.steps.length - 1 };
+    } catch (err) {
+      if ((err as LayerError).code !== 'not-found') throw err;
+    }
+    const layer = this.findLayer(ref);
+    for (const image of this.images) {
+      const stepIndex = image.steps.findIndex((s) => s.layerKey === layer.key);
+      if (stepIndex >= 0) return { image, stepIndex };
+    }
+    throw new LayerError('not-found', `layer ${ref} belongs to no image`);
+  }
+
+  findLayer(ref: string): Layer {
+    const hex = ref.trim().replace(/^sha256:/, '').toLowerCase();
+    if (!/^[0-9a-f]{1,64}$/.test(hex)) throw new LayerError('not-found', `no layer matches "${ref}"`);
+    const strip = (s: string | undefined) => (s ?? '').replace(/^sha256:/, '');
+    const matches = this.layers.filter((l) => strip(l.id).startsWith(hex) || strip(l.diffId).startsWith(hex));
+    const keys = new Set(matches.map((m) => m.id));
+    if (matches.length === 0) throw new LayerError('not-found', `no layer matches "${ref}"`);
+    if (keys.size > 1) throw new LayerError('ambiguous', `"${ref}" matches ${keys.size} layers: give more of the id`);
+    return matches[0];
+  }
+
+  findContainer(ref: string): Container {
+    const want = ref.trim().replace(/^\//, '');
+    const matches = this.containers.filter((c) => c.name === want || (/^[0-9a-f]+$/.test(want) && c.id.startsWith(want)));
+    if (matches.length === 0) throw new LayerError('not-found', `no container matches "${ref}"`);
+    if (new Set(matches.map((c) => c.id)).size > 1) throw new LayerError('ambiguous', `"${ref}" matches ${matches.length} containers`);
+    return matches[0];
+  }
+
+  async document(step: StepRef, signal?: AbortSignal): Promise<LayerDocument> {
+    const reader = this.readers.get(step.image.source.key);
+    if (!reader) throw new LayerError('not-found', `no reader for ${step.image.source.label}`);
+    return reader.document(step.image, step.stepIndex, signal);
+  }
+
+  /** The document of the step below, or undefined for the base step. */
+  async parentDocument(step: StepRef, signal?: AbortSignal): Promise<LayerDocument | undefined> {
+    if (step.stepIndex === 0) return undefined;
+    return this.document({ image: step.image, stepIndex: step.stepIndex - 1 }, signal);
+  }
+}
+
+/** `fixture/app:1.0` matches `fixture/app:1.0`; `app` matches `app:latest`; `docker.io/library/x:y` matches `x:y`. */
+export function refMatches(stored: string, want: string): boolean {
+  const norm = (r: string) => {
+    let s = r.replace(/^docker\.io\/library\//, '').replace(/^docker\.io\//, '');
+    const lastSlash = s.lastIndexOf('/');
+    if (!s.includes('@') && !s.slice(lastSlash + 1).includes(':')) s += ':latest';
+    return s;
+  };
+  return stored === want || norm(stored) === norm(want);
+}
