@@ -1,0 +1,186 @@
+/**
+ * Overlay opaque directories are marked by the xattr `trusted.overlay.opaque="y"`
+ * (`user.overlay.opaque` in a user namespace). Node has no xattr API, so this
+ * asks `getfattr` (attr package), spawned without a shell, in batches:
+ *
+ * - one non-recursive call per folder of the walk, for the child folders whose
+ *   answer matters (those that also exist in a lower layer); a call costs ~3 ms;
+ * - after RECURSIVE_AFTER such calls on the walked layer, one `getfattr -R` over
+ *   the whole layer answers the rest (it costs about 4 µs per file, so it is
+ *   not worth paying up front for a walk that rarely needs it).
+ *
+ * An answer is `true` (opaque), `false` (not opaque) or `undefined` (cannot be
+ * known: getfattr missing, or no CAP_SYS_ADMIN to read trusted.* xattrs).
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ErrorCode } from './errors';
+
+export type OpaqueAnswer = boolean | undefined;
+
+const PATTERN = '^(trusted|user)\\.overlay\\.opaque$';
+export const RECURSIVE_AFTER = 32;
+/** Keeps each command line well under ARG_MAX. */
+const MAX_BATCH_CHARS = 64 * 1024;
+
+export type ProbeReport = (message: string, code: ErrorCode) => void;
+
+export class OpaqueProbe {
+  private missing = false;
+  private warned = false;
+  private calls = 0;
+  private tree?: Promise<Set<string> | undefined>;
+  private readonly trusted = canReadTrustedXattrs();
+
+  /**
+   * @param layerRoot the walked layer's folder: the one `getfattr -R` may cover.
+   * @param signal aborting it kills running getfattr processes.
+   */
+  constructor(
+    private readonly layerRoot: string,
+    private readonly signal: AbortSignal,
+    private readonly report: ProbeReport,
+  ) {}
+
+  /** Answers for each folder (absolute disk paths, never followed if symlinks). */
+  async ask(dirs: readonly string[]): Promise<Map<string, OpaqueAnswer>> {
+    const answers = new Map<string, OpaqueAnswer>();
+    if (dirs.length === 0) return answers;
+    this.warnOnce();
+    const inLayer: string[] = [];
+    const batch: string[] = [];
+    for (const d of dirs) (this.tree && isUnder(d, this.layerRoot) ? inLayer : batch).push(d);
+    if (batch.length > 0 && !this.missing) {
+      if (batch.some((d) => isUnder(d, this.layerRoot)) && ++this.calls >= RECURSIVE_AFTER && !this.tree) {
+        this.tree = this.run([this.layerRoot], true);
+      }
+      const found = new Set<string>();
+      let failed = false;
+      for (const chunk of chunks(batch)) {
+        const set = await this.run(chunk);
+        if (set) for (const p of set) found.add(p);
+        else failed = true;
+      }
+      for (const d of batch) answers.set(d, found.has(d) ? true : failed ? undefined : this.absent());
+    } else {
+      for (const d of batch) answers.set(d, undefined);
+    }
+    if (inLayer.length > 0) {
+      const set = await this.tree;
+      for (const d of inLayer) answers.set(d, set?.has(d) ? true : set ? this.absent() : undefined);
+    }
+    return answers;
+  }
+
+  /** No opaque xattr was listed: false if we could have seen one, else unknown. */
+  private absent(): OpaqueAnswer {
+    return this.trusted ? false : undefined;
+  }
+
+  private warnOnce(): void {
+    if (this.warned || this.trusted) return;
+    this.warned = true;
+    this.report(
+      'cannot read trusted.overlay.opaque xattrs without root rights (CAP_SYS_ADMIN): ' +
+        'directories that exist in lower layers are marked opaqueUnknown',
+      'permission-denied',
+    );
+  }
+
+  /** Runs getfattr over `paths`; the set of opaque paths, or undefined when it could not run. */
+  private run(paths: string[], recursive = false): Promise<Set<string> | undefined> {
+    if (this.missing || this.signal.aborted) return Promise.resolve(undefined);
+    const argv = [...(recursive ? ['-R'] : []), '-P', '--absolute-names', '-m', PATTERN, '-d', '--', ...paths];
+    return new Promise((resolve) => {
+      execFile(
+        'getfattr',
+        argv,
+        { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, signal: this.signal, env: { ...process.env, LC_ALL: 'C' } },
+        (err, stdout) => {
+          const code = (err as NodeJS.ErrnoException | null)?.code;
+          if (code === 'ENOENT' || code === 'EACCES') {
+            if (!this.missing) {
+              this.report(
+                'getfattr (package attr) is not available: cannot tell opaque overlay directories; ' +
+                  'directories that exist in lower layers are marked opaqueUnknown',
+                'unsupported',
+              );
+            }
+            this.missing = true;
+            resolve(undefined);
+          } else if (this.signal.aborted) {
+            resolve(undefined);
+          } else if (err && typeof code !== 'number') {
+            this.report(`getfattr failed: ${err.message}`, 'io');
+            resolve(undefined);
+          } else {
+            // Exit status 1 only means some path could not be read; the others are listed.
+            resolve(parseGetfattr(stdout));
+          }
+        },
+      );
+    });
+  }
+}
+
+/**
+ * Parses `getfattr -d` output into the set of paths whose overlay.opaque is "y".
+ * getfattr escapes `\`, newlines and control bytes in names as `\ooo` octal.
+ */
+export function parseGetfattr(out: Buffer): Set<string> {
+  const found = new Set<string>();
+  let file: string | undefined;
+  for (const line of out.toString('latin1').split('\n')) {
+    if (line.startsWith('# file: ')) {
+      file = unescapeName(line.slice(8));
+    } else if (file !== undefined && /^(trusted|user)\.overlay\.opaque="y"$/.test(line)) {
+      found.add(file);
+    }
+  }
+  return found;
+}
+
+/** Undoes getfattr's `\ooo` escapes; bytes are decoded as UTF-8 the way Node's readdir does. */
+function unescapeName(latin1: string): string {
+  const bytes = Buffer.from(
+    latin1.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8) & 0xff)),
+    'latin1',
+  );
+  return bytes.toString('utf8');
+}
+
+function isUnder(p: string, root: string): boolean {
+  return p === root || p.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
+function* chunks(paths: string[]): Generator<string[]> {
+  let chunk: string[] = [];
+  let size = 0;
+  for (const p of paths) {
+    if (chunk.length > 0 && size + p.length > MAX_BATCH_CHARS) {
+      yield chunk;
+      chunk = [];
+      size = 0;
+    }
+    chunk.push(p);
+    size += p.length + 1;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+let trustedCache: boolean | undefined;
+
+/** trusted.* xattrs are listed only to a process with CAP_SYS_ADMIN (root, outside a user namespace). */
+export function canReadTrustedXattrs(): boolean {
+  if (trustedCache !== undefined) return trustedCache;
+  let result = false;
+  try {
+    const m = /^CapEff:\s*([0-9a-fA-F]+)\s*$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    result = m ? ((BigInt(`0x${m[1]}`) >> 21n) & 1n) === 1n : process.getuid?.() === 0;
+  } catch {
+    result = process.getuid?.() === 0;
+  }
+  trustedCache = result;
+  return result;
+}
