@@ -1,0 +1,67 @@
+/** Argument parsing for `docker-layers`: options may stand anywhere. */
+
+/** Bad arguments: exit status 2 with the usage hint. */
+export class UsageError extends Error {}
+
+export const DEFAULT_ROOTS = ['/var/lib/docker', '/var/lib/containerd'];
+
+export interface CliArgs {
+  command?: string;
+  positional: string[];
+  roots: string[];
+  rootsGiven: boolean;
+  json: boolean;
+  all: boolean;
+  noTrunc: boolean;
+  help: boolean;
+  version: boolean;
+}
+
+export const USAGE = `Usage: docker-layers [--root DIR]... [--json] COMMAND [ARGS]
+
+Reads Docker storage roots straight from disk (no daemon, read-only).
+
+Commands:
+  images                 list images (-a/--all: intermediate images too)
+  layers IMAGE           history steps of an image, bottom to top
+  json LAYER             the JSON document of a layer (step)
+  diff LAYER [OTHER]     JSON changes from LAYER's parent to LAYER, or from LAYER to OTHER
+  files LAYER            the files a layer (or a container's read-write layer) adds, changes, deletes
+  containers             containers with their changes (as docker diff)
+
+IMAGE is an id prefix, repo:tag or repo@digest. LAYER is an IMAGE (its top step),
+IMAGE@N (step N from the bottom, 0-based, as "layers" numbers them), or a layer
+id / diff id prefix. "files" also takes a container name or id.
+
+Options:
+  --root DIR     a storage root (repeatable; default: ${DEFAULT_ROOTS.join(', ')})
+  --json         machine-readable output
+  -a, --all      include intermediate images
+  --no-trunc     do not shorten ids and steps
+  -h, --help     this help
+  --version      the version
+
+Exit status: 0 success, 1 not found or ambiguous, 2 unreadable root or bad arguments.`;
+
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const out: CliArgs = { positional: [], roots: [], rootsGiven: false, json: false, all: false, noTrunc: false, help: false, version: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--root' || a.startsWith('--root=')) {
+      const value = a === '--root' ? argv[++i] : a.slice('--root='.length);
+      if (!value) throw new UsageError('--root needs a folder');
+      out.roots.push(value);
+      out.rootsGiven = true;
+    } else if (a === '--json') out.json = true;
+    else if (a === '-a' || a === '--all') out.all = true;
+    else if (a === '--no-trunc') out.noTrunc = true;
+    else if (a === '-h' || a === '--help') out.help = true;
+    else if (a === '--version') out.version = true;
+    else if (a === '--') out.positional.push(...argv.slice(i + 1)), (i = argv.length);
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
+    else if (!out.command) out.command = a;
+    else out.positional.push(a);
+  }
+  if (!out.rootsGiven) out.roots = [...DEFAULT_ROOTS];
+  return out;
+}
