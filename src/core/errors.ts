@@ -1,3 +1,5 @@
+import type { Problem } from './model';
+
 /**
  * The one error class of the core. Every failure the core reports carries a
  * code (what kind of failure), the path it concerns, and the underlying cause.
@@ -60,4 +62,10 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A Problem (one item's failure, shown beside the other items) from any error. */
+export function toProblem(err: unknown, subject?: string): Problem {
+  if (err instanceof LayerError) return { code: err.code, message: err.message, path: err.path, subject };
+  return { code: 'io', message: errorMessage(err), subject };
 }

@@ -5,10 +5,10 @@
  */
 import * as path from 'node:path';
 import { detectLayouts } from './detect';
-import { LayerError, errorMessage } from './errors';
+import { LayerError, errorMessage, toProblem } from './errors';
 import type { Container, Image, Layer, LayerDocument, LayoutReader, Problem, Source } from './model';
 import { ContainerdReader } from './readers/containerd';
-import { ImageDbReader, toProblem } from './readers/imageDb';
+import { ImageDbReader } from './readers/imageDb';
 import { LegacyGraphReader } from './readers/legacyGraph';
 
 export interface RootStatus {

@@ -11,7 +11,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Image, Layer, Source, SourceContents } from '../../src/core/model';
-import { ContainerdReader, chainIds, detectContainerd } from '../../src/core/readers/containerd';
+import {ContainerdReader, detectContainerd} from '../../src/core/readers/containerd';
+import { chainIds } from '../../src/core/readers/imageConfig';
 import { v1Cmd } from '../../src/core/v1compat';
 
 // TODO: replace with support/roots sharedRoot

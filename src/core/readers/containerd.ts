@@ -7,10 +7,9 @@
  * Layer sizes are the snapshotter's recorded usage, as `docker history` shows
  * them with the containerd store (it asks the snapshotter for Usage(chainID)).
  */
-import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { BoltDb } from '../bbolt';
-import { LayerError, errorMessage, throwIfAborted } from '../errors';
+import { LayerError, throwIfAborted, toProblem } from '../errors';
 import { digestHex, listDir } from '../fsUtil';
 import type {
   Container,
@@ -22,12 +21,11 @@ import type {
   Problem,
   Source,
   SourceContents,
-  Step,
 } from '../model';
-import { v1CompatText } from '../v1compat';
 import { hostPlatform, readJsonBlob, resolveManifest } from './containerdContent';
 import { META_DB, readNamespace, type ContainerRecord, type ImageRecord, type NamespaceMeta } from './containerdMeta';
 import { SnapshotIndex } from './containerdSnapshots';
+import { alignSteps, chainIds, v1CompatDocument, type ImageConfig } from './imageConfig';
 
 export { detectContainerd } from './containerdMeta';
 
@@ -41,15 +39,6 @@ export interface ContainerdOptions {
   readonly platform?: Platform;
 }
 
-interface ImageConfig {
-  created?: string;
-  os?: string;
-  architecture?: string;
-  variant?: string;
-  rootfs?: { diff_ids?: unknown[] };
-  history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
-}
-
 /** State of one `load`, shared by the images it reads. */
 interface LoadContext {
   readonly meta: NamespaceMeta;
@@ -57,20 +46,6 @@ interface LoadContext {
   readonly layers: Map<string, Layer>;
   /** Existing content folders of a layer and those below it, nearest first. */
   readonly stacks: Map<string, string[]>;
-}
-
-export function chainIds(diffIds: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const d of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? d : 'sha256:' + createHash('sha256').update(`${prev} ${d}`).digest('hex'));
-  }
-  return out;
-}
-
-function toProblem(err: unknown, subject?: string): Problem {
-  if (err instanceof LayerError) return { code: err.code, message: err.message, path: err.path, subject };
-  return { code: 'io', message: errorMessage(err), subject };
 }
 
 export class ContainerdReader implements LayoutReader {
@@ -321,36 +296,6 @@ export class ContainerdReader implements LayoutReader {
       return { kind: 'image-config', text: own.text, path: own.file, imageId: image.id, stepIndex };
     }
     // The id of a step is the chain id of the nearest layer at or below it.
-    const idOf = (i: number) => image.steps.slice(0, i + 1).reverse().find((s) => s.layerKey)?.layerKey?.split('/').pop();
-    const text = v1CompatText(own.value, stepIndex, idOf(stepIndex), stepIndex > 0 ? idOf(stepIndex - 1) : undefined);
-    return { kind: 'v1-compat', text, imageId: image.id, stepIndex };
+    return v1CompatDocument(image, own.value, stepIndex);
   }
-}
-
-/**
- * Steps as `docker history` aligns them: each history entry that is not an
- * empty layer takes the next layer; layers the history does not describe
- * (no history, or too short) get one step each.
- */
-function alignSteps(config: ImageConfig, layers: readonly Layer[]): Step[] {
-  const history = Array.isArray(config.history) ? config.history : [];
-  const steps: Step[] = [];
-  let next = 0;
-  for (const h of history) {
-    const empty = h?.empty_layer === true || next >= layers.length;
-    const layer = empty ? undefined : layers[next++];
-    steps.push({
-      index: steps.length,
-      createdBy: typeof h?.created_by === 'string' ? h.created_by : '',
-      created: typeof h?.created === 'string' ? h.created : undefined,
-      comment: typeof h?.comment === 'string' && h.comment ? h.comment : undefined,
-      empty,
-      layerKey: layer?.key,
-      size: layer?.size ?? 0,
-    });
-  }
-  for (; next < layers.length; next++) {
-    steps.push({ index: steps.length, createdBy: '', empty: false, layerKey: layers[next].key, size: layers[next].size });
-  }
-  return steps;
 }

@@ -6,73 +6,12 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import { mapLimit } from '../concurrency';
-import { LayerError, errorMessage, throwIfAborted } from '../errors';
+import { LayerError, throwIfAborted, toProblem } from '../errors';
 import { childPath, digestHex, isHex64, listDir, parseJson, readJson, readOptional, readText } from '../fsUtil';
 import type { Image, Layer, LayerContent, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
-import { v1CompatText } from '../v1compat';
 import { readContainers } from './containers';
 import { driverContent } from './driverContent';
-
-interface HistoryEntry {
-  created?: string;
-  created_by?: string;
-  comment?: string;
-  empty_layer?: boolean;
-}
-
-export interface ImageConfig {
-  created?: string;
-  architecture?: string;
-  os?: string;
-  variant?: string;
-  config?: Record<string, unknown>;
-  history?: HistoryEntry[];
-  rootfs?: { type?: string; diff_ids?: string[] };
-}
-
-/** chain(0) = diffID(0); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
-export function chainIds(diffIds: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const diffId of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? diffId : 'sha256:' + createHash('sha256').update(`${prev} ${diffId}`).digest('hex'));
-  }
-  return out;
-}
-
-/**
- * Aligns config history with its layers as `docker history` does: every entry
- * not marked empty_layer takes the next diff id. Images without history get
- * one step per layer.
- */
-export function alignSteps(
-  config: ImageConfig,
-  layerKeys: readonly (string | undefined)[],
-  sizeOf: (i: number) => number,
-): Step[] {
-  const history = Array.isArray(config.history) ? config.history : [];
-  const nLayers = layerKeys.length;
-  const steps: Step[] = [];
-  let layer = 0;
-  for (const h of history) {
-    const empty = h.empty_layer === true || layer >= nLayers;
-    steps.push({
-      index: steps.length,
-      createdBy: typeof h.created_by === 'string' ? h.created_by : '',
-      created: typeof h.created === 'string' ? h.created : undefined,
-      comment: typeof h.comment === 'string' && h.comment ? h.comment : undefined,
-      empty,
-      layerKey: empty ? undefined : layerKeys[layer],
-      size: empty ? 0 : sizeOf(layer),
-    });
-    if (!empty) layer++;
-  }
-  // Layers the history does not describe (no history, or too short): one step each.
-  for (; layer < nLayers; layer++) {
-    steps.push({ index: steps.length, createdBy: '', empty: false, layerKey: layerKeys[layer], size: sizeOf(layer) });
-  }
-  return steps;
-}
+import { alignSteps, chainIds, v1CompatDocument, type ImageConfig } from './imageConfig';
 
 export class ImageDbReader implements LayoutReader {
   /** Parsed configs by image id, kept for documents. */
@@ -148,7 +87,7 @@ export class ImageDbReader implements LayoutReader {
         if (createHash('sha256').update(p.text).digest('hex') !== p.hex) {
           imageProblems.push({ code: 'corrupt', message: `${p.file}: content does not match its digest`, path: p.file, subject: p.id });
         }
-        const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs!.diff_ids! : [];
+        const diffIds = Array.isArray(config.rootfs?.diff_ids) ? config.rootfs!.diff_ids!.map(String) : [];
         let chains: string[] = [];
         try {
           diffIds.forEach((d) => digestHex(String(d), 'diff id'));
@@ -166,7 +105,7 @@ export class ImageDbReader implements LayoutReader {
           for (const lp of l.problems) if (!imageProblems.includes(lp)) imageProblems.push(lp);
         }
         const layerKeys = layerList.map((l) => l.key);
-        const steps = alignSteps(config, layerKeys, (i) => layerList[i]?.size ?? 0);
+        const steps = alignSteps(config, layerList);
         const t = tags.get(p.id);
         images.push({
           key: `${source.key}/${p.id}`,
@@ -297,10 +236,7 @@ export class ImageDbReader implements LayoutReader {
     }
     const top = this.configs.get(image.id);
     if (!top) throw new LayerError('not-found', `the config of image ${image.id} could not be read`);
-    const layerStep = (i: number) => image.steps.slice(0, i + 1).reverse().find((s) => s.layerKey);
-    const idOf = (i: number) => layerStep(i)?.layerKey?.split('/').pop();
-    const text = v1CompatText(top.config, stepIndex, idOf(stepIndex), stepIndex > 0 ? idOf(stepIndex - 1) : undefined);
-    return { kind: 'v1-compat', text, imageId: image.id, stepIndex };
+    return v1CompatDocument(image, top.config, stepIndex);
   }
 }
 
@@ -338,9 +274,4 @@ function linkIntermediates(images: Image[], problems: Problem[]): void {
       parentId = parent.parentId;
     }
   }
-}
-
-export function toProblem(err: unknown, subject?: string): Problem {
-  if (err instanceof LayerError) return { code: err.code, message: err.message, path: err.path, subject };
-  return { code: 'io', message: errorMessage(err), subject };
 }

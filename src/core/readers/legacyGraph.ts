@@ -5,12 +5,11 @@
  */
 import * as path from 'node:path';
 import { mapLimit } from '../concurrency';
-import { LayerError, throwIfAborted } from '../errors';
+import { LayerError, throwIfAborted, toProblem } from '../errors';
 import { childPath, isHex64, listDir, parseJson, readJson, readOptional, readText } from '../fsUtil';
 import type { Container, Image, Layer, LayerContent, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { containerLayer, makeContainer, readContainerConfig } from './containers';
 import { driverContent, rwContent } from './driverContent';
-import { toProblem } from './imageDb';
 
 interface LegacyJson {
   id?: string;
