@@ -11,29 +11,26 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { BoltBucket, BoltDb } from '../../src/core/bbolt';
 import { LayerError } from '../../src/core/errors';
+import { sharedRoot, whyMissing } from './support/roots';
 
-// TODO: replace with support/roots sharedRoot
-function sharedRoot(name: string): { root: string; truth: string } | undefined {
-  const known: Record<string, { root: string; truth: string }> = {
-    'containerd16-moby': { root: '/tmp/fx/containerd16-moby', truth: '/tmp/fx/truth-ctd' },
-  };
-  const r = known[name];
-  return r && existsSync(r.root) && existsSync(r.truth) ? r : undefined;
-}
+type Ctx = { skip: (message: string) => void };
 
-const WHY = 'containerd16-moby is not extracted (../shared/fixtures/containerd16-moby*.tar.gz)';
-
-function fixture(): { metaDb: string; backendDb: string; truth: string } | undefined {
+/**
+ * containerd16-moby's two bbolt files and its `ctr` truth folder, or undefined
+ * (after t.skip with the reason) when the root is not extracted. A root that
+ * is there without its truth is a broken extraction: that fails, not skips.
+ */
+function fixture(t: Ctx, needTruth = true): { metaDb: string; backendDb: string; truth: string } | undefined {
   const r = sharedRoot('containerd16-moby');
-  if (!r) return undefined;
-  // Either shape of helper: folders holding `root/` and `truth-containerd/`, or those folders themselves.
-  const root = existsSync(path.join(r.root, 'root')) ? path.join(r.root, 'root') : r.root;
-  const truth = r.truth && existsSync(path.join(r.truth, 'truth-containerd')) ? path.join(r.truth, 'truth-containerd') : r.truth;
-  if (!existsSync(path.join(truth, 'images.txt'))) return undefined;
+  if (!r) {
+    t.skip(whyMissing('containerd16-moby'));
+    return undefined;
+  }
+  if (needTruth) assert.ok(existsSync(path.join(r.truth, 'images.txt')), `containerd16-moby is extracted but its ctr truth is not (truth folder: "${r.truth}")`);
   return {
-    metaDb: path.join(root, 'io.containerd.metadata.v1.bolt', 'meta.db'),
-    backendDb: path.join(root, 'io.containerd.snapshotter.v1.overlayfs', 'metadata.db'),
-    truth,
+    metaDb: path.join(r.root, 'io.containerd.metadata.v1.bolt', 'meta.db'),
+    backendDb: path.join(r.root, 'io.containerd.snapshotter.v1.overlayfs', 'metadata.db'),
+    truth: r.truth,
   };
 }
 
@@ -102,8 +99,8 @@ function scratch(t: { after: (fn: () => void) => void }): string {
 }
 
 test('meta.db: the bucket tree holds the images and snapshots ctr listed', async (t) => {
-  const fx = fixture();
-  if (!fx) return t.skip(WHY);
+  const fx = fixture(t);
+  if (!fx) return;
   const db = await BoltDb.open(fx.metaDb);
   t.after(() => db.close());
   assert.equal(db.pageSize, 4096);
@@ -138,8 +135,8 @@ test('meta.db: the bucket tree holds the images and snapshots ctr listed', async
 });
 
 test('metadata.db of the overlayfs snapshotter walks, one committed key per ctr snapshot', async (t) => {
-  const fx = fixture();
-  if (!fx) return t.skip(WHY);
+  const fx = fixture(t);
+  if (!fx) return;
   const db = await BoltDb.open(fx.backendDb);
   t.after(() => db.close());
   const snaps = db.bucket(['v1', 'snapshots']);
@@ -152,8 +149,8 @@ test('metadata.db of the overlayfs snapshotter walks, one committed key per ctr 
 });
 
 test('a damaged meta.db fails with LayerError corrupt', async (t) => {
-  const fx = fixture();
-  if (!fx) return t.skip(WHY);
+  const fx = fixture(t, false);
+  if (!fx) return;
   const dir = scratch(t);
   const good = readFileSync(fx.metaDb);
   const { pageSize, root, current } = rawMeta(good);

@@ -11,38 +11,34 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Image, Layer, Source, SourceContents } from '../../src/core/model';
-import {ContainerdReader, detectContainerd} from '../../src/core/readers/containerd';
+import { ContainerdReader, detectContainerd } from '../../src/core/readers/containerd';
 import { chainIds } from '../../src/core/readers/imageConfig';
 import { v1Cmd } from '../../src/core/v1compat';
+import { sharedRoot, whyMissing, type TestRoot } from './support/roots';
 
-// TODO: replace with support/roots sharedRoot
-function sharedRoot(name: string): { root: string; truth: string } | undefined {
-  const known: Record<string, { root: string; truth: string }> = {
-    'containerd16-moby': { root: '/tmp/fx/containerd16-moby', truth: '/tmp/fx/truth-ctd' },
-    'docker20-overlay2': { root: '/tmp/fx/docker20-overlay2', truth: '/tmp/fx/truth-d20' },
-  };
-  const r = known[name];
-  return r && existsSync(r.root) && existsSync(r.truth) ? r : undefined;
-}
-
-const why = (name: string) => `${name} is not extracted (../shared/fixtures/${name}*.tar.gz)`;
+type Ctx = { skip: (message: string) => void };
 
 /**
- * The data root and the folder of truth files. Accepts either shape of helper:
- * folders holding `root/` and `truth-containerd/`, or those folders themselves.
+ * An extracted shared root (the data root itself and its inner truth folder),
+ * or undefined after t.skip with the reason when it is not extracted.
  */
-function fixture(name: string): { root: string; truth: string } | undefined {
+function fixture(t: Ctx, name: string): TestRoot | undefined {
   const r = sharedRoot(name);
-  if (!r) return undefined;
-  const root = existsSync(path.join(r.root, 'root')) ? path.join(r.root, 'root') : r.root;
-  const truth = r.truth && existsSync(path.join(r.truth, 'truth-containerd')) ? path.join(r.truth, 'truth-containerd') : r.truth;
-  return { root, truth };
+  if (!r) t.skip(whyMissing(name));
+  return r;
 }
 
-/** containerd16-moby with its `ctr` truth files, or undefined. */
-function moby(): { root: string; truth: string } | undefined {
-  const fx = fixture('containerd16-moby');
-  return fx && existsSync(path.join(fx.truth, 'images.txt')) ? fx : undefined;
+/**
+ * containerd16-moby, or undefined (skipped). With `needTruth`, its `ctr` truth
+ * must be there too: a root extracted without it is a broken extraction, which
+ * fails rather than skips.
+ */
+function moby(t: Ctx, needTruth = false): TestRoot | undefined {
+  const fx = fixture(t, 'containerd16-moby');
+  if (fx && needTruth) {
+    assert.ok(existsSync(path.join(fx.truth, 'images.txt')), `containerd16-moby is extracted but its ctr truth is not (truth folder: "${fx.truth}")`);
+  }
+  return fx;
 }
 
 function table(file: string): string[][] {
@@ -78,8 +74,8 @@ function scratch(t: { after: (fn: () => void) => void }): string {
 }
 
 test('detectContainerd: a containerd root, a Docker root holding one, and Docker 20 (empty containerd/daemon)', async (t) => {
-  const fx = moby();
-  if (!fx) return t.skip(why('containerd16-moby'));
+  const fx = moby(t);
+  if (!fx) return;
   assert.deepEqual(await detectContainerd(fx.root), { dir: fx.root, namespaces: ['moby'] });
 
   // A Docker data root whose own containerd lives in containerd/daemon (links only; the fixture is not touched).
@@ -90,15 +86,15 @@ test('detectContainerd: a containerd root, a Docker root holding one, and Docker
   assert.deepEqual(await detectContainerd(docker), { dir: nested, namespaces: ['moby'] });
   assert.equal(await detectContainerd(path.join(docker, 'containerd')), undefined);
 
-  const d20 = fixture('docker20-overlay2');
-  if (!d20) return t.skip(why('docker20-overlay2'));
+  const d20 = fixture(t, 'docker20-overlay2');
+  if (!d20) return;
   assert.ok(existsSync(path.join(d20.root, 'containerd', 'daemon', 'io.containerd.metadata.v1.bolt', 'meta.db')));
   assert.equal(await detectContainerd(d20.root), undefined);
 });
 
 test('containerd16-moby: images, layers and steps match ctr and the blobs', async (t) => {
-  const fx = moby();
-  if (!fx) return t.skip(why('containerd16-moby'));
+  const fx = moby(t, true);
+  if (!fx) return;
   const reader = new ContainerdReader(source(fx.root));
   const c = await reader.load();
   assert.deepEqual(c.problems, []);
@@ -191,8 +187,8 @@ test('containerd16-moby: images, layers and steps match ctr and the blobs', asyn
 });
 
 test('containerd16-moby: layers without snapshots still appear, each with a problem', async (t) => {
-  const fx = moby();
-  if (!fx) return t.skip(why('containerd16-moby'));
+  const fx = moby(t);
+  if (!fx) return;
   // Nothing was unpacked with the native snapshotter.
   const c = await new ContainerdReader(source(fx.root, fx.root, 'native')).load();
   assert.equal(c.images.length, 3);
@@ -210,8 +206,8 @@ test('containerd16-moby: layers without snapshots still appear, each with a prob
 });
 
 test('containerd16-moby: one image whose config blob is missing does not hide the others', async (t) => {
-  const fx = moby();
-  if (!fx) return t.skip(why('containerd16-moby'));
+  const fx = moby(t);
+  if (!fx) return;
   // A root made of links to the fixture, with one config blob left out.
   const root = scratch(t);
   for (const name of ['io.containerd.metadata.v1.bolt', 'io.containerd.snapshotter.v1.overlayfs']) {

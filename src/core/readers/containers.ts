@@ -18,10 +18,18 @@ export interface ContainerConfig {
   Config?: { Image?: string };
 }
 
-/** Reads `containers/<id>/config.v2.json` or `config.json`; undefined when neither exists. */
-export async function readContainerConfig(root: string, id: string): Promise<{ config: ContainerConfig; file: string } | undefined> {
+/**
+ * Reads `containers/<id>/config.v2.json` or `config.json`; undefined when neither exists.
+ * `names` narrows which: the legacy layout owns only the containers that still have
+ * the old `config.json` alone (Docker 1.10+ moved the others to config.v2.json).
+ */
+export async function readContainerConfig(
+  root: string,
+  id: string,
+  names: readonly string[] = ['config.v2.json', 'config.json'],
+): Promise<{ config: ContainerConfig; file: string } | undefined> {
   const dir = path.join(root, 'containers', id);
-  for (const name of ['config.v2.json', 'config.json']) {
+  for (const name of names) {
     const file = path.join(dir, name);
     if (!(await exists(file))) continue;
     const { value } = await readJson<ContainerConfig>(file);

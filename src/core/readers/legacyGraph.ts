@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import { mapLimit } from '../concurrency';
 import { LayerError, throwIfAborted, toProblem } from '../errors';
-import { childPath, isHex64, listDir, parseJson, readJson, readOptional, readText } from '../fsUtil';
+import { childPath, exists, isHex64, listDir, parseJson, readJson, readOptional, readText } from '../fsUtil';
 import type { Container, Image, Layer, LayerContent, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { containerLayer, makeContainer, readContainerConfig } from './containers';
 import { driverContent, rwContent } from './driverContent';
@@ -189,8 +189,11 @@ export class LegacyGraphReader implements LayoutReader {
       if (!isHex64(id)) continue;
       const cProblems: Problem[] = [];
       try {
-        const cfg = await readContainerConfig(source.root, id);
-        if (cfg?.config.Driver && cfg.config.Driver !== source.driver) continue;
+        // A root upgraded in place keeps graph/ beside image/<driver>/: the containers Docker
+        // 1.10+ migrated (config.v2.json) belong to the content-addressed layout, not to us.
+        if (await exists(path.join(source.root, 'containers', id, 'config.v2.json'))) continue;
+        const cfg = await readContainerConfig(source.root, id, ['config.json']);
+        if (!cfg || (cfg.config.Driver && cfg.config.Driver !== source.driver)) continue;
         const imageId = cfg?.config.Image;
         const parent = imageId ? layers.get(imageId.replace(/^sha256:/, '')) : undefined;
         if (imageId && !parent) cProblems.push({ code: 'missing-parent', message: `image ${imageId} of container ${id} is missing`, subject: id });
