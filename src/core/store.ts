@@ -205,3 +205,16 @@ export function refMatches(stored: string, want: string): boolean {
   };
   return stored === want || norm(stored) === norm(want);
 }
+
+export type RootsState = 'ok' | 'none' | 'missing' | 'permission' | 'notRoot' | 'mixed';
+
+/** Whether any root could be read, and if none, the reason that fits them all best. */
+export function rootsState(roots: readonly RootStatus[]): RootsState {
+  if (roots.length === 0) return 'none';
+  if (roots.some((r) => !r.error)) return 'ok';
+  const codes = roots.map((r) => r.error!.code);
+  if (codes.includes('permission-denied')) return 'permission';
+  if (codes.every((c) => c === 'not-found')) return 'missing';
+  if (codes.every((c) => c === 'not-a-root' || c === 'not-found')) return 'notRoot';
+  return 'mixed';
+}
