@@ -1,0 +1,129 @@
+// Runs the integration suite (dist-test/integration/index.js) inside a real
+// VS Code: code-server in headless Chromium, offline. The extension under test
+// is the packaged .vsix (npm run package), installed as users install it.
+//
+//   node scripts/testIntegration.mjs [--vsix FILE] [--tests FILE] [--grep REGEXP] [--timeout SECONDS] [--keep]
+//
+// --grep runs only the tests whose "suite › test" name matches; --keep keeps the
+// temporary folder (workspace, profile, code-server.log). Exits with the suite's
+// status; 1 on a timeout (default 5 minutes) or when the host cannot start.
+import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  REPO, VSIX, codeServerVersion, ensureCodeServer, exitOnSignals, installVsix, launchBrowser,
+  remoteUri, removeOnExit, startCodeServer, tail, testInputs, workbenchUrl,
+} from './vscodeHost.mjs';
+
+const PREFIX = '  │ ';
+
+const { values: opts } = parseArgs({
+  options: {
+    vsix: { type: 'string', default: VSIX },
+    tests: { type: 'string', default: path.join(REPO, 'dist-test', 'integration', 'index.js') },
+    grep: { type: 'string' },
+    timeout: { type: 'string', default: '300' },
+    keep: { type: 'boolean' },
+  },
+});
+const TIMEOUT_MS = Number(opts.timeout) * 1000;
+const TESTS = path.resolve(opts.tests);
+
+async function main() {
+  const vsix = path.resolve(opts.vsix);
+  if (!existsSync(TESTS)) throw new Error(`${path.relative(REPO, TESTS)} is missing: run \`npm run build\` first`);
+  if (!existsSync(vsix)) throw new Error(`${path.relative(REPO, vsix)} is missing: run \`npm run package\` first`);
+
+  const built = path.join(REPO, 'dist', 'extension.js');
+  if (existsSync(built) && statSync(built).mtimeMs > statSync(vsix).mtimeMs && vsix === VSIX) {
+    throw new Error(`${path.relative(REPO, vsix)} is older than dist/extension.js: run \`npm run package\` again`);
+  }
+
+  const started = Date.now();
+  await ensureCodeServer();
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'dle-integration-'));
+  const inputs = testInputs();
+  const env = { ...inputs.env, ...(opts.grep ? { DLE_TEST_GREP: opts.grep } : {}) };
+  let server;
+  let browser;
+  let summary;
+  let status = 1;
+  exitOnSignals(); // Ctrl-C: the exit handlers stop code-server and Chromium and remove tmp
+  const removeTmp = opts.keep ? () => console.log(`Kept ${tmp}`) : removeOnExit(tmp);
+  try {
+    const workspace = path.join(tmp, 'workspace');
+    mkdirSync(workspace);
+    const extension = await installVsix(vsix, path.join(tmp, 'ext'), { configDir: path.join(tmp, 'install') });
+    console.log(`Installed ${path.basename(vsix)} → ${extension}`);
+    server = await startCodeServer({
+      workspace,
+      userDataDir: path.join(tmp, 'user-data'),
+      extensionsDir: path.join(tmp, 'ext'),
+      settings: inputs.settings,
+      env,
+    });
+    console.log(`code-server on ${server.url} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+
+    let finish;
+    const finished = new Promise((resolve) => { finish = resolve; });
+    await page.exposeFunction('codeAutomationLog', (type, args) => {
+      const text = (Array.isArray(args) ? args : [args]).map(format).join(' ');
+      for (const line of text.split('\n')) {
+        if (/^\d+ passed, \d+ failed(, \d+ skipped)?$/.test(line)) summary = line;
+        (type === 'error' ? process.stderr : process.stdout).write(`${PREFIX}${line}\n`);
+      }
+    });
+    await page.exposeFunction('codeAutomationExit', (code) => finish({ code: Number(code) }));
+    page.on('crash', () => finish({ error: 'the workbench page crashed' }));
+    page.on('pageerror', (e) => console.error(`${PREFIX}[page] ${e.message}`));
+
+    const payload = [
+      ['extensionDevelopmentPath', remoteUri(server, extension)],
+      ['extensionTestsPath', remoteUri(server, TESTS)],
+      ['skipWelcome', 'true'],
+    ];
+    await page.goto(workbenchUrl(server, { payload }));
+    let timer;
+    const timeout = new Promise((resolve) => {
+      timer = setTimeout(() => resolve({
+        error: `the suite did not finish within ${opts.timeout} s (no codeAutomationExit); `
+          + `last lines of ${server.log}:\n${tail(server.log, 20)}`,
+      }), TIMEOUT_MS);
+    });
+    const result = await Promise.race([finished, timeout]);
+    clearTimeout(timer);
+    if (result.error) {
+      console.error(`Integration tests: ${result.error}`);
+    } else {
+      status = result.code;
+    }
+  } finally {
+    await browser?.close().catch(() => {});
+    await server?.stop();
+    removeTmp();
+  }
+
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  console.log(`\nVS Code host: code-server ${codeServerVersion()}`);
+  console.log(`Integration suite: ${summary ?? 'no summary line (the suite did not run to its end)'}; `
+    + `exit status ${status}, ${seconds} s`);
+  if (status === 0 && !summary) status = 1;
+  return status;
+}
+
+function format(arg) {
+  if (typeof arg === 'string') return arg;
+  try {
+    return JSON.stringify(arg);
+  } catch {
+    return String(arg);
+  }
+}
+
+main().then((code) => process.exit(code), (err) => {
+  console.error(`Integration tests could not run: ${err.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+// Entry point of the integration suite, for either host: code-server
+// (scripts/testIntegration.mjs) or desktop VS Code (scripts/testElectron.mjs).
+// Bundled by scripts/build.mjs into dist-test/integration/index.js.
+// Each *.test.ts registers its tests when imported; add new files here.
+import { run as runHarness } from './harness';
+import './smoke.test';
+import './imagesTree.test';
+
+export function run(): Promise<void> {
+  return runHarness();
+}
