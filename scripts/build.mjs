@@ -22,6 +22,8 @@ const entries = [
   { entryPoints: ['scripts/bench.ts'], outfile: 'dist/bench.js' },
   { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { entryPoints: ['test/integration/index.ts'], outfile: 'dist-test/integration/index.js', external: ['vscode'] },
+  // For npm start and the screenshots: unpack the sample root outside VS Code (not shipped).
+  { entryPoints: ['src/sampleRoot.ts'], outfile: 'dist-test/sampleRoot.js' },
 ].filter((e) => existsSync(e.entryPoints[0]));
 
 const contexts = await Promise.all(entries.map((e) => esbuild.context({ ...common, ...e })));
