@@ -4,7 +4,10 @@
  */
 import * as vscode from 'vscode';
 import { registerCommands } from './commands';
-import { ImagesTreeProvider } from './imagesTreeProvider';
+import { ImagesTreeProvider, type TreeNode } from './imagesTreeProvider';
+import { registerLayerFileSystem, type LayerFileSystemProvider } from './layerFileSystemProvider';
+import { registerLayerFiles, type LayerFilesTreeProvider } from './layerFilesTreeProvider';
+import { registerLayerJsonEditor, type LayerJsonEditorProvider } from './layerJsonEditorProvider';
 import { log } from './log';
 import { StoreService } from './storeService';
 
@@ -13,7 +16,10 @@ export const IMAGES_VIEW = 'dockerLayers.images';
 export interface ExtensionApi {
   readonly service: StoreService;
   readonly imagesTree: ImagesTreeProvider;
-  readonly imagesView: vscode.TreeView<unknown>;
+  readonly imagesView: vscode.TreeView<TreeNode>;
+  readonly fileSystem: LayerFileSystemProvider;
+  readonly layerJsonEditor: LayerJsonEditorProvider;
+  readonly layerFiles: LayerFilesTreeProvider;
 }
 
 export function activate(context: vscode.ExtensionContext): ExtensionApi {
@@ -28,8 +34,11 @@ export function activate(context: vscode.ExtensionContext): ExtensionApi {
     }),
   );
   registerCommands(context, service);
+  const fileSystem = registerLayerFileSystem(context, service);
+  const layerJsonEditor = registerLayerJsonEditor(context, service);
+  const layerFiles = registerLayerFiles(context, service, imagesView);
   void service.get().catch(() => undefined);
-  return { service, imagesTree, imagesView: imagesView as vscode.TreeView<unknown> };
+  return { service, imagesTree, imagesView, fileSystem, layerJsonEditor, layerFiles };
 }
 
 export function deactivate(): void {

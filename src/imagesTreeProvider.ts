@@ -203,6 +203,9 @@ function stepItem(store: Store | undefined, image: Image, index: number): vscode
       ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
       : new vscode.ThemeIcon('layers');
   item.contextValue = step.empty ? 'emptyStep' : 'layer';
+  // A click opens the step's JSON with its changes from the step below (and, through the
+  // selection, lists the layer's files in the Layer Files view).
+  item.command = { command: 'dockerLayers.openLayerJson', title: 'Open Layer JSON', arguments: [{ kind: 'step', image, stepIndex: index }] };
   return item;
 }
 
