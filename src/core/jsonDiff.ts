@@ -18,8 +18,10 @@
  * - A base layer (no parent) yields [], never "everything added": the view says
  *   "no parent". The child is still parsed, so a corrupt one still throws.
  */
-import { getNodeValue, type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
+import { type Node, type ParseError, parseTree, printParseErrorCode } from 'jsonc-parser';
 import { LayerError, throwIfAborted } from './errors';
+import { align, pairByKey, pairInOrder, tick, type Ticker } from './jsonDiffAlign';
+import { JsonText, type Members, type Span } from './jsonScan';
 
 export type JsonPath = (string | number)[];
 export type ChangeKind = 'added' | 'removed' | 'changed';
@@ -50,19 +52,15 @@ export interface JsonChange {
 export interface DiffOptions { signal?: AbortSignal }
 
 const PARSE_OPTIONS = { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false };
-/** Largest middle (n × m cells) solved by the exact LCS table; larger ones are cut at unique elements first. */
-const DP_CELLS = 1 << 20;
-/** Cells of exact LCS tables one array may use in all before the rest is matched greedily. */
-const WORK_CELLS = 1 << 23;
 const ENV_KEY = /^([^=\s]+)=/;
+/** A plain `KEY=` at a string's start in the text: printable ASCII but `"`, `=` and backslash, so it reads as itself and holds no whitespace. */
+const PLAIN_KEY = /[!#-<>-[\]-~]+=/y;
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-interface Ctx {
-  readonly pText: string;
-  readonly cText: string;
-  readonly signal: AbortSignal | undefined;
+interface Ctx extends Ticker {
+  readonly p: JsonText;
+  readonly c: JsonText;
   readonly out: JsonChange[];
-  steps: number;
 }
 
 /**
@@ -71,15 +69,20 @@ interface Ctx {
  * Throws LayerError 'corrupt' when either text is not strict JSON (naming the
  * side and the offset of the first error), 'cancelled' when the signal fires.
  * No parent (a base layer): [] once the child parses; the view says "no parent".
+ *
+ * Both texts are checked with JSON.parse (native, fast); offsets are then found
+ * only along the paths whose text differs (see jsonScan), and values are read
+ * only where they are compared or reported.
  */
 export function diffJson(parentText: string | undefined, childText: string, options: DiffOptions = {}): JsonChange[] {
   const { signal } = options;
   throwIfAborted(signal);
-  const cRoot = parse(childText, 'child');
+  const cRead = check(childText, 'child');
   if (parentText === undefined) return [];
-  const pRoot = parse(parentText, 'parent');
+  const pRead = check(parentText, 'parent');
   if (parentText === childText) return [];
-  const ctx: Ctx = { pText: parentText, cText: childText, signal, out: [], steps: 0 };
+  const ctx: Ctx = { p: new JsonText(parentText, pRead), c: new JsonText(childText, cRead), signal, out: [], steps: 0 };
+  const [pRoot, cRoot] = [ctx.p.root(), ctx.c.root()];
   if (!sameText(pRoot, cRoot, ctx)) compare(pRoot, cRoot, [], ctx);
   return sortChanges(ctx.out);
 }
@@ -90,7 +93,20 @@ export function stableStringify(value: unknown, indent = 0): string {
   return write(value, step, '\n') ?? 'null';
 }
 
-function parse(text: string, side: 'parent' | 'child'): Node {
+/**
+ * Checks that the text is strict JSON and returns how to read a value's slice
+ * of it. JSON.parse accepts exactly strict JSON (its result is dropped: values
+ * are read from their own slices where needed); when it throws, jsonc-parser
+ * (strict options) names the first error's offset for the message, and should
+ * it accept the text after all, it reads the slices too.
+ */
+function check(text: string, side: 'parent' | 'child'): ((slice: string) => unknown) | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch {
+    // fall through to jsonc-parser for the error's offset
+  }
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, PARSE_OPTIONS);
   const first = errors[0];
@@ -98,246 +114,165 @@ function parse(text: string, side: 'parent' | 'child'): Node {
     const where = first ? `at offset ${first.offset} (${printParseErrorCode(first.error)})` : 'at offset 0 (empty)';
     throw new LayerError('corrupt', `the ${side} layer JSON is corrupt ${where}`, undefined, errors);
   }
-  return root;
+  return (slice) => toValue(parseTree(slice, undefined, PARSE_OPTIONS)!);
 }
 
-function tick(ctx: Ctx): void {
-  if ((++ctx.steps & 1023) === 0) throwIfAborted(ctx.signal);
-}
-
-/** Compares two nodes whose texts differ (callers check `sameText` first: it is the common case). */
-function compare(p: Node, c: Node, path: JsonPath, ctx: Ctx): void {
+/** Compares two values whose texts differ (callers check `sameText` first: it is the common case). */
+function compare(p: Span, c: Span, path: JsonPath, ctx: Ctx): void {
   tick(ctx);
-  if (p.type === 'object' && c.type === 'object') return compareObjects(p, c, path, ctx);
-  if (p.type === 'array' && c.type === 'array') return compareArrays(p, c, path, ctx);
-  if (p.type === c.type && p.type !== 'object' && p.type !== 'array' && p.value === c.value) return;
+  const [pk, ck] = [ctx.p.kind(p.off), ctx.c.kind(c.off)];
+  if (pk === 'object' && ck === 'object') return compareObjects(p, c, path, ctx);
+  if (pk === 'array' && ck === 'array') return compareArrays(p, c, path, ctx);
+  if (pk !== 'object' && pk !== 'array' && ck !== 'object' && ck !== 'array' && valueOf(ctx.p, p) === valueOf(ctx.c, c)) return;
   emit(ctx, path, 'changed', p, c);
 }
 
 /** Objects by key; a repeated key keeps its last value, as in JSON.parse. */
-function compareObjects(p: Node, c: Node, path: JsonPath, ctx: Ctx): void {
-  const pProps = properties(p);
-  const cProps = properties(c);
-  for (const [key, cv] of cProps) {
+function compareObjects(p: Span, c: Span, path: JsonPath, ctx: Ctx): void {
+  const pm = ctx.p.members(p);
+  const cm = ctx.c.members(c);
+  const { cToP, pToC, cOrder, pOrder } = pairInOrder(pm.keys, cm.keys) ?? pairByKey(pm.keys, cm.keys);
+  for (let x = 0, n = cOrder?.length ?? cm.keys.length; x < n; x++) {
     tick(ctx);
-    const pv = pProps.get(key);
-    if (pv === undefined) emit(ctx, [...path, key], 'added', undefined, cv);
-    else if (!sameText(pv, cv, ctx)) compare(pv, cv, [...path, key], ctx);
+    const j = cOrder ? cOrder[x] : x;
+    const q = cToP[j];
+    const key = cm.keys[j];
+    if (q < 0) emit(ctx, [...path, key], 'added', undefined, spanOf(cm, j));
+    else if (!ctx.p.same(pm.off[q], pm.end[q], ctx.c, cm.off[j], cm.end[j])) compare(spanOf(pm, q), spanOf(cm, j), [...path, key], ctx);
   }
-  let anchor = c.offset + 1;
-  for (const [key, pv] of pProps) {
-    const cv = cProps.get(key);
-    if (cv !== undefined) anchor = end(cv.parent ?? cv);
-    else emit(ctx, [...path, key], 'removed', pv, undefined, anchor);
+  let anchor = c.off + 1;
+  for (let x = 0, n = pOrder?.length ?? pm.keys.length; x < n; x++) {
+    const q = pOrder ? pOrder[x] : x;
+    const j = pToC[q];
+    if (j >= 0) anchor = cm.end[j];
+    else emit(ctx, [...path, pm.keys[q]], 'removed', spanOf(pm, q), undefined, anchor);
   }
 }
 
-/** Key → value node, in document order (parseTree gives both once the text parsed without errors). */
-function properties(obj: Node): Map<string, Node> {
-  const map = new Map<string, Node>();
-  for (const prop of obj.children ?? []) {
-    const kv = prop.children;
-    if (kv !== undefined && kv.length === 2) map.set(kv[0].value as string, kv[1]);
-  }
-  return map;
+function spanOf(m: Members, k: number): Span {
+  return { start: m.start[k], off: m.off[k], end: m.end[k] };
 }
 
-function compareArrays(p: Node, c: Node, path: JsonPath, ctx: Ctx): void {
-  const pe = p.children ?? [];
-  const ce = c.children ?? [];
-  const pToC = new Int32Array(pe.length).fill(-1);
-  const cToP = new Int32Array(ce.length).fill(-1);
+function compareArrays(p: Span, c: Span, path: JsonPath, ctx: Ctx): void {
+  const pm = ctx.p.members(p);
+  const cm = ctx.c.members(c);
+  const [pn, cn] = [pm.off.length, cm.off.length];
+  const same = (i: number, j: number): boolean => ctx.p.same(pm.off[i], pm.end[i], ctx.c, cm.off[j], cm.end[j]);
+  const pToC = new Int32Array(pn).fill(-1);
+  const cToP = new Int32Array(cn).fill(-1);
   // Common prefix and suffix by raw text: cheap, and the whole list for the usual append.
   let lo = 0;
-  for (; lo < pe.length && lo < ce.length && sameText(pe[lo], ce[lo], ctx); lo++, tick(ctx)) pToC[lo] = cToP[lo] = lo;
-  let [pHi, cHi] = [pe.length, ce.length];
-  for (; pHi > lo && cHi > lo && sameText(pe[pHi - 1], ce[cHi - 1], ctx); tick(ctx)) {
+  for (; lo < pn && lo < cn && same(lo, lo); lo++, tick(ctx)) pToC[lo] = cToP[lo] = lo;
+  let [pHi, cHi] = [pn, cn];
+  for (; pHi > lo && cHi > lo && same(pHi - 1, cHi - 1); tick(ctx)) {
     pToC[--pHi] = --cHi;
     cToP[cHi] = pHi;
   }
-  const ids = new Map<string, number>();
-  const a = elementIds(pe, lo, pHi, ids, ctx);
-  const b = elementIds(ce, lo, cHi, ids, ctx);
+  const ids: Ids = { env: new Map(), str: new Map(), other: new Map(), next: 0 };
+  const a = elementIds(ctx.p, pm, lo, pHi, ids, ctx);
+  const b = elementIds(ctx.c, cm, lo, cHi, ids, ctx);
   if (a.length > 0 && b.length > 0) {
     align(a, b, ctx, (i, j) => {
       pToC[lo + i] = lo + j;
       cToP[lo + j] = lo + i;
     });
   }
-  let [i, j, anchor] = [0, 0, c.offset + 1];
-  while (i < pe.length || j < ce.length) {
+  let [i, j, anchor] = [0, 0, c.off + 1];
+  while (i < pn || j < cn) {
     tick(ctx);
-    if (i < pe.length && j < ce.length && pToC[i] === j) {
+    if (i < pn && j < cn && pToC[i] === j) {
       // Equal by canonical JSON, or the same Env KEY: only strings can still differ.
-      if (i >= lo && i < pHi && pe[i].type === 'string' && !sameText(pe[i], ce[j], ctx)) compare(pe[i], ce[j], [...path, j], ctx);
-      anchor = end(ce[j++]);
+      if (i >= lo && i < pHi && ctx.p.kind(pm.off[i]) === 'string' && !same(i, j)) compare(spanOf(pm, i), spanOf(cm, j), [...path, j], ctx);
+      anchor = cm.end[j++];
       i++;
       continue;
     }
     const gp: number[] = [];
     const gc: number[] = [];
-    while (i < pe.length && pToC[i] === -1) gp.push(i++);
-    while (j < ce.length && cToP[j] === -1) gc.push(j++);
+    while (i < pn && pToC[i] === -1) gp.push(i++);
+    while (j < cn && cToP[j] === -1) gc.push(j++);
     const paired = gp.length === gc.length;
     for (let k = 0; k < Math.max(gp.length, gc.length); k++) {
-      const pn = k < gp.length ? pe[gp[k]] : undefined;
-      const cn = k < gc.length ? ce[gc[k]] : undefined;
-      if (paired && pn && cn && pn.type === cn.type && (cn.type === 'object' || cn.type === 'array')) {
-        compare(pn, cn, [...path, gc[k]], ctx);
-        anchor = end(cn);
+      const pk = k < gp.length ? gp[k] : -1;
+      const ck = k < gc.length ? gc[k] : -1;
+      const kind = paired ? ctx.c.kind(cm.off[ck]) : 'scalar';
+      if ((kind === 'object' || kind === 'array') && ctx.p.kind(pm.off[pk]) === kind) {
+        compare(spanOf(pm, pk), spanOf(cm, ck), [...path, ck], ctx);
+        anchor = cm.end[ck];
         continue;
       }
-      if (pn) emit(ctx, [...path, gp[k]], 'removed', pn, undefined, anchor);
-      if (cn) emit(ctx, [...path, gc[k]], 'added', undefined, cn);
+      if (pk >= 0) emit(ctx, [...path, pk], 'removed', spanOf(pm, pk), undefined, anchor);
+      if (ck >= 0) emit(ctx, [...path, ck], 'added', undefined, spanOf(cm, ck));
     }
   }
 }
 
-/** Interned identity of each element in [lo, hi): canonical JSON, or the KEY of a `KEY=VALUE` string. */
-function elementIds(nodes: Node[], lo: number, hi: number, ids: Map<string, number>, ctx: Ctx): number[] {
+/** Interned element identities, one namespace per kind: Env KEYs, other strings, canonical JSON of the rest. */
+interface Ids { env: Map<string, number>; str: Map<string, number>; other: Map<string, number>; next: number }
+
+function intern(map: Map<string, number>, key: string, ids: Ids): number {
+  let id = map.get(key);
+  if (id === undefined) map.set(key, (id = ids.next++));
+  return id;
+}
+
+/** Identity of each element in [lo, hi): the KEY of a `KEY=VALUE` string, else the string, else canonical JSON. */
+function elementIds(side: JsonText, m: Members, lo: number, hi: number, ids: Ids, ctx: Ctx): number[] {
   const out: number[] = [];
   for (let k = lo; k < hi; k++) {
     tick(ctx);
-    const n = nodes[k];
-    const env = n.type === 'string' ? ENV_KEY.exec(n.value as string) : null;
-    const key = env ? `k${env[1]}` : n.type === 'string' ? `s${n.value as string}`
-      : n.type === 'object' || n.type === 'array' ? `j${stableStringify(getNodeValue(n))}` : `v${String(n.value)}`;
-      let id = ids.get(key);
-    if (id === undefined) ids.set(key, (id = ids.size));
-    out.push(id);
+    const [off, end] = [m.off[k], m.end[k]];
+    const kind = side.kind(off);
+    if (kind === 'string') {
+      const env = envKey(side, off, end);
+      out.push(env === undefined ? intern(ids.str, side.value(off, end) as string, ids) : intern(ids.env, env, ids));
+    } else {
+      const v = side.value(off, end);
+      out.push(intern(ids.other, kind === 'scalar' ? `v${String(v)}` : `j${stableStringify(v)}`, ids));
+    }
   }
   return out;
 }
 
 /**
- * Longest common subsequence of `a` and `b`, reported through `match` (the
- * matches are monotone). Trims equal ends, solves small middles exactly, cuts
- * large ones at elements that occur once on each side (patience), and within a
- * work budget linear in the input falls back to an in-order hash match.
+ * ENV_KEY's match in the string at [off, end): read straight from the text when
+ * printable ASCII without quotes or escapes runs up to the first `=`; the
+ * regex on the value decides otherwise.
  */
-function align(a: number[], b: number[], ctx: Ctx, match: (i: number, j: number) => void): void {
-  let budget = WORK_CELLS + 64 * (a.length + b.length);
-  const stack: [number, number, number, number][] = [[0, a.length, 0, b.length]];
-  for (let range = stack.pop(); range !== undefined; range = stack.pop()) {
-    let [aLo, aHi, bLo, bHi] = range;
-    throwIfAborted(ctx.signal);
-    while (aLo < aHi && bLo < bHi && a[aLo] === b[bLo]) match(aLo++, bLo++);
-    while (aLo < aHi && bLo < bHi && a[aHi - 1] === b[bHi - 1]) match(--aHi, --bHi);
-    const cells = (aHi - aLo) * (bHi - bLo);
-    if (cells === 0) continue;
-    const anchors = cells > DP_CELLS && budget > 0 ? uniqueAnchors(a, b, aLo, aHi, bLo, bHi) : [];
-    budget -= cells <= DP_CELLS ? cells : aHi - aLo + bHi - bLo;
-    if (cells <= DP_CELLS && budget > 0) lcsTable(a, b, aLo, aHi, bLo, bHi, ctx, match);
-    else if (anchors.length === 0) greedyMatch(a, b, aLo, aHi, bLo, bHi, ctx, match);
-    else {
-      for (const [i, j] of anchors) {
-        stack.push([aLo, i, bLo, j]);
-        match(i, j);
-        [aLo, bLo] = [i + 1, j + 1];
-      }
-      stack.push([aLo, aHi, bLo, bHi]);
-    }
-  }
+function envKey(side: JsonText, off: number, end: number): string | undefined {
+  const t = side.text;
+  PLAIN_KEY.lastIndex = off + 1;
+  if (PLAIN_KEY.test(t)) return t.slice(off + 1, PLAIN_KEY.lastIndex - 1); // the class stops at the closing quote
+  return ENV_KEY.exec(side.value(off, end) as string)?.[1];
 }
 
-function lcsTable(a: number[], b: number[], aLo: number, aHi: number, bLo: number, bHi: number, ctx: Ctx, match: (i: number, j: number) => void): void {
-  const n = aHi - aLo;
-  const m = bHi - bLo;
-  const w = m + 1;
-  const t = new Uint32Array((n + 1) * w); // t[i][j] = LCS length of a[i..] and b[j..]
-  for (let i = n - 1; i >= 0; i--) {
-    if ((i & 63) === 0) throwIfAborted(ctx.signal);
-    const ai = a[aLo + i];
-    for (let j = m - 1; j >= 0; j--) {
-      t[i * w + j] = ai === b[bLo + j] ? t[(i + 1) * w + j + 1] + 1 : Math.max(t[(i + 1) * w + j], t[i * w + j + 1]);
-    }
-  }
-  for (let i = 0, j = 0; i < n && j < m; ) {
-    if (a[aLo + i] === b[bLo + j]) match(aLo + i++, bLo + j++);
-    else if (t[(i + 1) * w + j] >= t[i * w + j + 1]) i++;
-    else j++;
-  }
+function valueOf(side: JsonText, n: Span): unknown {
+  return side.value(n.off, n.end);
 }
 
-/** Pairs (i, j) of ids occurring once in each range, longest increasing run in both. */
-function uniqueAnchors(a: number[], b: number[], aLo: number, aHi: number, bLo: number, bHi: number): [number, number][] {
-  const once = (xs: number[], lo: number, hi: number): Map<number, number> => {
-    const seen = new Map<number, number>(); // id → index, or -1 when repeated
-    for (let k = lo; k < hi; k++) seen.set(xs[k], seen.has(xs[k]) ? -1 : k);
-    return seen;
-  };
-  const inA = once(a, aLo, aHi);
-  const inB = once(b, bLo, bHi);
-  const pairs: [number, number][] = [];
-  for (let i = aLo; i < aHi; i++) {
-    const j = inB.get(a[i]);
-    if (inA.get(a[i]) === i && j !== undefined && j >= 0) pairs.push([i, j]);
-  }
-  // Longest increasing subsequence of j (patience sorting).
-  const tails: number[] = [];
-  const prev = new Int32Array(pairs.length).fill(-1);
-  for (let k = 0; k < pairs.length; k++) {
-    let lo = 0;
-    let hi = tails.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (pairs[tails[mid]][1] < pairs[k][1]) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo > 0) prev[k] = tails[lo - 1];
-    tails[lo] = k;
-  }
-  const out: [number, number][] = [];
-  for (let k = tails.length ? tails[tails.length - 1] : -1; k >= 0; k = prev[k]) out.push(pairs[k]);
-  return out.reverse();
+function sameText(p: Span, c: Span, ctx: Ctx): boolean {
+  return ctx.p.same(p.off, p.end, ctx.c, c.off, c.end);
 }
 
-/** Linear fallback for a large middle with no unique elements: each a-element takes the next equal b-element. */
-function greedyMatch(a: number[], b: number[], aLo: number, aHi: number, bLo: number, bHi: number, ctx: Ctx, match: (i: number, j: number) => void): void {
-  const where = new Map<number, { at: number[]; next: number }>();
-  for (let j = bLo; j < bHi; j++) {
-    const slot = where.get(b[j]);
-    if (slot) slot.at.push(j);
-    else where.set(b[j], { at: [j], next: 0 });
-  }
-  let last = bLo - 1;
-  for (let i = aLo; i < aHi; i++) {
-    tick(ctx);
-    const slot = where.get(a[i]);
-    if (!slot) continue;
-    while (slot.next < slot.at.length && slot.at[slot.next] <= last) slot.next++;
-    if (slot.next < slot.at.length) match(i, (last = slot.at[slot.next++]));
-  }
+function rangeOf(n: Span): JsonRange {
+  return { offset: n.start, length: n.end - n.start, valueOffset: n.off, valueLength: n.end - n.off };
 }
 
-function sameText(p: Node, c: Node, ctx: Ctx): boolean {
-  return p.length === c.length && ctx.pText.slice(p.offset, p.offset + p.length) === ctx.cText.slice(c.offset, c.offset + c.length);
-}
-
-function end(n: Node): number {
-  return n.offset + n.length;
-}
-
-function rangeOf(n: Node): JsonRange {
-  const outer = n.parent?.type === 'property' ? n.parent : n;
-  return { offset: outer.offset, length: outer.length, valueOffset: n.offset, valueLength: n.length };
-}
-
-function emit(ctx: Ctx, path: JsonPath, change: ChangeKind, p: Node | undefined, c: Node | undefined, anchorOffset?: number): void {
+function emit(ctx: Ctx, path: JsonPath, change: ChangeKind, p: Span | undefined, c: Span | undefined, anchorOffset?: number): void {
   const out: JsonChange = { path, pointer: toPointer(path), display: toDisplay(path), change };
   if (p) {
-    out.before = toValue(p);
+    out.before = valueOf(ctx.p, p);
     out.parentRange = rangeOf(p);
   }
   if (c) {
-    out.after = toValue(c);
+    out.after = valueOf(ctx.c, c);
     out.childRange = rangeOf(c);
   }
   if (anchorOffset !== undefined) out.anchorOffset = anchorOffset;
   ctx.out.push(out);
 }
 
-/** The node's value with plain objects (getNodeValue makes null-prototype ones). */
+/** A jsonc-parser node's value with plain objects (getNodeValue makes null-prototype ones). */
 function toValue(n: Node): unknown {
   if (n.type === 'array') return (n.children ?? []).map(toValue);
   if (n.type !== 'object') return n.value;
