@@ -2,7 +2,7 @@
  * What a layer walk yields: one entry per path the layer adds, changes or
  * deletes, plus the problems met on the way. Pure data and formatting; no I/O.
  */
-import type { Dirent, Stats } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import type { ErrorCode } from './errors';
 
 /**
@@ -20,9 +20,9 @@ export interface LayerEntry {
   readonly status: EntryStatus;
   /** For deleted entries: the type in the lower layers when known, else `unknown`. */
   readonly type: EntryType;
-  /** Bytes for regular files (lstat size), 0 otherwise. */
+  /** Bytes for regular files (lstat size), 0 otherwise (and 0 when `statted` is false). */
   readonly size: number;
-  /** Permission and type bits from lstat; 0 for deleted entries. */
+  /** Permission and type bits from lstat; 0 for deleted entries (and when `statted` is false). */
   readonly mode: number;
   readonly uid?: number;
   readonly gid?: number;
@@ -31,6 +31,25 @@ export interface LayerEntry {
   readonly target?: string;
   /** Set on a directory that exists below when whether it is opaque cannot be known (no getfattr, no right to read trusted.* xattrs). */
   readonly opaqueUnknown?: true;
+  /**
+   * `false` when the walk ran with `stat: false` and did not lstat this entry:
+   * `type` comes from the folder listing, `size` and `mode` are 0 and `uid`,
+   * `gid`, `mtimeMs` are absent; lstat the entry's disk path to fill them for
+   * what is shown. Absent when they were read (always with `stat: true`; with
+   * `stat: false` still for the few entries the walk had to lstat, e.g. character
+   * devices and snapshot entries compared with their parent) and on deleted entries.
+   */
+  readonly statted?: false;
+}
+
+/** The lstat fields a walk uses; fs.Stats has them. */
+export interface StatLike {
+  readonly mode: number;
+  readonly size: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly mtimeMs: number;
+  readonly rdev: number;
 }
 
 /** Something that could not be read; the walk goes on without it. */
@@ -47,6 +66,20 @@ export interface WalkOptions {
   readonly signal?: AbortSignal;
   /** Called for each unreadable folder, file or xattr; without it such problems are dropped silently. */
   readonly onProblem?: (problem: WalkProblem) => void;
+  /**
+   * `true` (default): every entry is lstat()ed (size, mode, uid, gid, mtime).
+   * `false`: types come from the folder listings (readdir's d_type), as `find`
+   * does; symlinks are still read (readlink, for the target) and lstat is
+   * called only where the walk needs it: overlay character devices (to tell a
+   * 0/0 whiteout), names whose type the listing does not give, the entries of
+   * a folder that can be listed but not searched (to report them as `true`
+   * does), and in the snapshot form what exists in the parent too (compared).
+   * Entries not statted carry `statted: false`. Paths, statuses, types,
+   * targets and problems are the same as with `true` (short of entries
+   * replaced or removed while the walk runs); 4-5x faster on a warm cache
+   * (lstat is ~80% of a `true` walk).
+   */
+  readonly stat?: boolean;
 }
 
 // POSIX file type bits (fs.constants lacks some of them on Windows).
@@ -62,12 +95,28 @@ const TYPE_BITS: ReadonlyArray<readonly [number, EntryType, string]> = [
 ];
 
 export function typeOfMode(mode: number): EntryType {
-  const bits = mode & S_IFMT;
-  for (const [b, type] of TYPE_BITS) if (b === bits) return type;
-  return 'unknown';
+  // A switch, not a TYPE_BITS lookup: this runs once per entry of a walk.
+  switch (mode & S_IFMT) {
+    case 0o100000:
+      return 'file';
+    case 0o040000:
+      return 'dir';
+    case 0o120000:
+      return 'symlink';
+    case 0o020000:
+      return 'char';
+    case 0o060000:
+      return 'block';
+    case 0o010000:
+      return 'fifo';
+    case 0o140000:
+      return 'socket';
+    default:
+      return 'unknown';
+  }
 }
 
-export function typeOfStats(st: Stats): EntryType {
+export function typeOfStats(st: StatLike): EntryType {
   return typeOfMode(st.mode);
 }
 
@@ -82,30 +131,36 @@ export function typeOfDirent(d: Dirent): EntryType {
   return 'unknown';
 }
 
-/** An entry from an lstat result. `size` counts only regular files. */
+/**
+ * An entry from an lstat result. `size` counts only regular files.
+ * (Each shape is one object literal, not a literal plus added fields: see walkContext's keepShapes.)
+ */
 export function entryFromStats(
   path: string,
   status: EntryStatus,
-  st: Stats,
+  st: StatLike,
   target?: string,
   opaqueUnknown?: boolean,
 ): LayerEntry {
   const type = typeOfStats(st);
-  const entry: {
-    -readonly [K in keyof LayerEntry]: LayerEntry[K];
-  } = {
-    path,
-    status,
-    type,
-    size: type === 'file' ? st.size : 0,
-    mode: st.mode,
-    uid: st.uid,
-    gid: st.gid,
-    mtimeMs: st.mtimeMs,
-  };
-  if (target !== undefined) entry.target = target;
-  if (opaqueUnknown) entry.opaqueUnknown = true;
-  return entry;
+  const size = type === 'file' ? st.size : 0;
+  const { mode, uid, gid, mtimeMs } = st;
+  if (target !== undefined) return { path, status, type, size, mode, uid, gid, mtimeMs, target };
+  if (opaqueUnknown) return { path, status, type, size, mode, uid, gid, mtimeMs, opaqueUnknown: true };
+  return { path, status, type, size, mode, uid, gid, mtimeMs };
+}
+
+/** An entry of a `stat: false` walk that was not lstat()ed: type from readdir. */
+export function unstattedEntry(
+  path: string,
+  status: EntryStatus,
+  type: EntryType,
+  target?: string,
+  opaqueUnknown?: boolean,
+): LayerEntry {
+  if (target !== undefined) return { path, status, type, size: 0, mode: 0, statted: false, target };
+  if (opaqueUnknown) return { path, status, type, size: 0, mode: 0, statted: false, opaqueUnknown: true };
+  return { path, status, type, size: 0, mode: 0, statted: false };
 }
 
 export function deletedEntry(path: string, type: EntryType | undefined): LayerEntry {

@@ -135,3 +135,58 @@ function toListing(
   }
   return { listing: { lower, entries, whiteouts }, opaque };
 }
+
+/** Most folders overlapFolders visits (upper side); a bigger overlap is left to the walk's own asks. */
+export const PRIME_MAX_DIRS = 256;
+/** …and the most time it spends (ms): it runs before the walk's first entry. */
+const PRIME_MAX_MS = 10;
+
+/**
+ * The folders whose overlay opacity a diff walk may ask, found before the walk
+ * so that one getfattr answers them (OpaqueProbe.prime) instead of one per
+ * folder: every path that is a folder both in the layer and in some lower,
+ * top down, as the upper folder (when the layer uses overlay whiteouts) and
+ * each overlay lower's folder there. Whiteouts and opaque lowers are ignored:
+ * a superset of what the walk asks. Stops after `max` folders or PRIME_MAX_MS.
+ */
+export function overlapFolders(upperRoot: string, upperStyle: WhiteoutStyle, lowers: readonly LowerDir[], max: number): string[] {
+  const out: string[] = [];
+  const add = (upper: string, below: readonly LowerDir[]): void => {
+    if (upperStyle === 'overlay') out.push(upper);
+    for (const l of below) if (l.style === 'overlay') out.push(l.dir);
+  };
+  add(upperRoot, lowers);
+  const start = performance.now();
+  const queue: { upper: string; below: readonly LowerDir[] }[] = [{ upper: upperRoot, below: lowers }];
+  let visited = 0;
+  for (let q = 0; q < queue.length && visited < max && performance.now() - start < PRIME_MAX_MS; q++) {
+    const { upper, below } = queue[q];
+    const dirs = subdirs(upper);
+    if (dirs.length === 0) continue;
+    const lowerDirs = below.map((l) => new Set(subdirs(l.dir)));
+    for (const name of dirs) {
+      const next: LowerDir[] = [];
+      below.forEach((l, k) => {
+        if (lowerDirs[k].has(name)) next.push({ dir: diskChild(l.dir, name), style: l.style });
+      });
+      if (next.length === 0) continue;
+      const child = diskChild(upper, name);
+      add(child, next);
+      queue.push({ upper: child, below: next });
+      if (++visited >= max) break;
+    }
+  }
+  return out;
+}
+
+/** Names of the real folders in `dir` (not symlinks); none when it cannot be listed (the walk reports that). */
+function subdirs(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
+  }
+}

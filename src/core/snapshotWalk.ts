@@ -12,12 +12,15 @@
  *
  * The walk streams: such a folder is held back only until the first change
  * inside it is found.
+ *
+ * With `stat: false`, what exists only in the layer (added: nothing to compare)
+ * is not lstat()ed; what exists in both still is, on both sides.
  */
-import type { Dirent, Stats } from 'node:fs';
-import type { EntryType, LayerEntry, WalkOptions } from './layerEntry';
-import { childImagePath, compareNames, deletedEntry, entryFromStats, typeOfDirent } from './layerEntry';
+import type { Dirent } from 'node:fs';
+import type { EntryType, LayerEntry, StatLike, WalkOptions } from './layerEntry';
+import { childImagePath, compareNames, deletedEntry, entryFromStats, typeOfDirent, typeOfMode, unstattedEntry } from './layerEntry';
 import type { LayerContent } from './model';
-import { diskChild, requireDir, WalkContext } from './walkContext';
+import { diskChild, requireDir, Stepper, Wait, WalkContext } from './walkContext';
 
 interface MergedItem {
   readonly name: string;
@@ -36,17 +39,24 @@ interface SnapFrame {
   index: number;
   /** Length of the held-back list when this frame was entered. */
   readonly mark: number;
+  /** lstat every item: `stat: true`, or a folder whose entries cannot be lstat()ed (to report them as such a walk does). */
+  readonly lstatEach: boolean;
 }
 
-export async function* walkSnapshot(content: LayerContent, options: WalkOptions): AsyncGenerator<LayerEntry> {
+export function walkSnapshot(content: LayerContent, options: WalkOptions): AsyncGenerator<LayerEntry> {
+  return new Stepper(snapshotSteps(content, options));
+}
+
+/** The snapshot walk: yields its entries, and Waits where it must await (see Stepper). */
+function* snapshotSteps(content: LayerContent, options: WalkOptions): Generator<LayerEntry | Wait, void, unknown> {
   const ctx = new WalkContext(options);
   try {
     ctx.check();
-    await requireDir(content.dir, 'layer folder');
-    if (content.parentDir !== undefined) await requireDir(content.parentDir, 'parent snapshot folder');
+    yield new Wait(requireDir(content.dir, 'layer folder'));
+    if (content.parentDir !== undefined) yield new Wait(requireDir(content.parentDir, 'parent snapshot folder'));
     /** Unchanged ancestor folders, emitted only once something inside them changes. */
     const held: LayerEntry[] = [];
-    const stack: SnapFrame[] = [await loadFrame(ctx, '/', content.dir, content.parentDir, 0)];
+    const stack: SnapFrame[] = [loadFrame(ctx, '/', content.dir, content.parentDir, 0)];
     while (stack.length > 0) {
       const frame = stack[stack.length - 1];
       if (frame.index >= frame.items.length) {
@@ -57,7 +67,7 @@ export async function* walkSnapshot(content: LayerContent, options: WalkOptions)
       const item = frame.items[frame.index++];
       ctx.check();
       const pause = ctx.breathe();
-      if (pause) await pause;
+      if (pause) yield new Wait(pause);
       const rel = childImagePath(frame.rel, item.name);
       const step = item.mine === undefined ? { emit: deletedEntry(rel, item.theirs) } : compareItem(ctx, frame, item, rel);
       if (!step) continue;
@@ -70,7 +80,7 @@ export async function* walkSnapshot(content: LayerContent, options: WalkOptions)
         const d = step.descend;
         if (d.hold) held.push(d.hold);
         const mark = d.hold ? held.length - 1 : held.length;
-        stack.push(await loadFrame(ctx, rel, d.disk, d.parentDisk, mark));
+        stack.push(loadFrame(ctx, rel, d.disk, d.parentDisk, mark));
       }
     }
   } finally {
@@ -88,40 +98,40 @@ interface Step {
 /** Compares one name present in the layer with the parent's copy; undefined when it cannot be read. */
 function compareItem(ctx: WalkContext, frame: SnapFrame, item: MergedItem, rel: string): Step | undefined {
   const disk = diskChild(frame.disk, item.name);
-  const st = ctx.lstat(disk, rel);
-  if (!st) return undefined;
-  const target = st.isSymbolicLink() ? ctx.readlink(disk, rel) : undefined;
   const parentDisk =
     item.theirs !== undefined && frame.parentDisk !== undefined ? diskChild(frame.parentDisk, item.name) : undefined;
+  if (parentDisk === undefined && !frame.lstatEach && item.mine !== undefined && item.mine !== 'unknown') {
+    // stat: false, added: the listing's type is enough.
+    const target = item.mine === 'symlink' ? ctx.readlink(disk, rel) : undefined;
+    return { emit: unstattedEntry(rel, 'added', item.mine, target), descend: item.mine === 'dir' ? { disk } : undefined };
+  }
+  const st = ctx.lstat(disk, rel);
+  if (!st) return undefined;
+  const type = typeOfMode(st.mode);
+  const target = type === 'symlink' ? ctx.readlink(disk, rel) : undefined;
   if (parentDisk === undefined) {
     const emit = entryFromStats(rel, 'added', st, target);
-    return { emit, descend: st.isDirectory() ? { disk } : undefined };
+    return { emit, descend: type === 'dir' ? { disk } : undefined };
   }
   const old = ctx.lstat(parentDisk, rel);
   const changed =
     !old ||
     statDifferent(old, st) ||
-    (target !== undefined && old.isSymbolicLink() && ctx.readlink(parentDisk, rel) !== target);
+    (target !== undefined && typeOfMode(old.mode) === 'symlink' && ctx.readlink(parentDisk, rel) !== target);
   const entry = entryFromStats(rel, 'modified', st, target);
-  if (!st.isDirectory()) return { emit: changed ? entry : undefined };
-  const descend = { disk, parentDisk: old?.isDirectory() ? parentDisk : undefined, hold: changed ? undefined : entry };
+  if (type !== 'dir') return { emit: changed ? entry : undefined };
+  const descend = { disk, parentDisk: old && typeOfMode(old.mode) === 'dir' ? parentDisk : undefined, hold: changed ? undefined : entry };
   return { emit: changed ? entry : undefined, descend };
 }
 
-async function loadFrame(
-  ctx: WalkContext,
-  rel: string,
-  disk: string,
-  parentDisk: string | undefined,
-  mark: number,
-): Promise<SnapFrame> {
+/** Lists a folder of the layer and the parent's, on this thread (see WalkContext.listSync). */
+function loadFrame(ctx: WalkContext, rel: string, disk: string, parentDisk: string | undefined, mark: number): SnapFrame {
   const strict = rel === '/';
-  const [mine, theirs] = await Promise.all([
-    ctx.list(disk, rel, strict),
-    parentDisk !== undefined ? ctx.list(parentDisk, rel, strict) : Promise.resolve(undefined),
-  ]);
-  ctx.check();
-  return { rel, disk, parentDisk, items: merge(mine ?? [], theirs ?? []), index: 0, mark };
+  const mine = ctx.listSync(disk, rel, strict);
+  const theirs = parentDisk !== undefined ? ctx.listSync(parentDisk, rel, strict) : undefined;
+  // stat: false lstats nothing in a folder it can list but not search; a stat: true walk reports each entry there.
+  const lstatEach = ctx.statAll || (mine !== undefined && !ctx.searchable(disk));
+  return { rel, disk, parentDisk, items: merge(mine ?? [], theirs ?? []), index: 0, mark, lstatEach };
 }
 
 /** Merges two sorted listings by name. */
@@ -139,9 +149,9 @@ function merge(mine: readonly Dirent[], theirs: readonly Dirent[]): MergedItem[]
 }
 
 /** moby's statDifferent: size and mtime are not compared for folders. */
-function statDifferent(old: Stats, cur: Stats): boolean {
+function statDifferent(old: StatLike, cur: StatLike): boolean {
   if (old.mode !== cur.mode || old.uid !== cur.uid || old.gid !== cur.gid || old.rdev !== cur.rdev) return true;
-  if (cur.isDirectory()) return false;
+  if (typeOfMode(cur.mode) === 'dir') return false;
   return old.size !== cur.size || !sameMtime(old.mtimeMs, cur.mtimeMs);
 }
 

@@ -5,12 +5,16 @@ import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatMode, walkLayer, type LayerEntry, type WalkProblem } from '../../src/core/layerWalk';
+import { formatMode, walkLayer, type LayerEntry } from '../../src/core/layerWalk';
 import type { LayerContent } from '../../src/core/model';
+import { PRIME_MAX_DIRS } from '../../src/core/lowerUnion';
 import { RECURSIVE_AFTER } from '../../src/core/opaque';
+import { Stepper, Wait } from '../../src/core/walkContext';
 import { projectRoot, sharedRoot, whyMissing } from './support/roots';
-import type { Spec } from './support/layers';
-import { asDockerDiff, brief, build, diffContent, generate, hasTool, isRoot, overlay2Lowers, tmp, truthLines, walk } from './support/layers';
+import type { Spec, WalkResult } from './support/layers';
+import {
+  asDockerDiff, assertSameWalk, brief, build, diffContent, generate, hasTool, isRoot, overlay2Lowers, tmp, truthLines, walk, walkOnce,
+} from './support/layers';
 
 test('formatMode renders ls -l style modes', () => {
   assert.equal(formatMode(0o040755), 'drwxr-xr-x');
@@ -72,6 +76,15 @@ test('aufs layer over aufs lowers: whiteouts, opaque markers, bookkeeping, symli
   assert.equal(formatMode(byPath.get('/run/fifo')?.mode ?? 0)[0], 'p');
   assert.deepEqual(byPath.get('/etc/keep'), { path: '/etc/keep', status: 'deleted', type: 'dir', size: 0, mode: 0 });
   assert.ok(entries.every((e) => e.opaqueUnknown === undefined));
+
+  // stat: false: the same entries (checked by walk()), without the lstat fields.
+  const quick = await walkOnce(diffContent(upper, 'aufs', [lower1, lower2]), { stat: false });
+  const q = new Map(quick.entries.map((e) => [e.path, e]));
+  assert.deepEqual(q.get('/etc/b.conf'), { path: '/etc/b.conf', status: 'modified', type: 'file', size: 0, mode: 0, statted: false });
+  assert.deepEqual(q.get('/links/shadow'), {
+    path: '/links/shadow', status: 'added', type: 'symlink', size: 0, mode: 0, statted: false, target: '/etc/shadow',
+  });
+  assert.deepEqual(q.get('/etc/keep'), byPath.get('/etc/keep'));
 });
 
 test('overlay layer over overlay lowers: 0/0 char devices and opaque xattrs', async (t) => {
@@ -140,24 +153,57 @@ test('overlay layer over overlay lowers: 0/0 char devices and opaque xattrs', as
   ]);
 });
 
-test('overlay: many folders that also exist below switch to one recursive getfattr and stay right', async (t) => {
+test('overlay: many folders that also exist below: primed, then per folder, then one recursive getfattr; all right', async (t) => {
   if (!isRoot) return t.skip('needs root: trusted.* xattrs');
   if (!hasTool('setfattr') || !hasTool('getfattr')) return t.skip('needs setfattr/getfattr (package attr)');
   const lowerSpec: Spec = {};
   const upperSpec: Spec = {};
-  assert.ok(48 > RECURSIVE_AFTER + 8, 'enough folders to pass the switch');
-  for (let i = 0; i < 48; i++) {
+  // More than the primed folders (the first PRIME_MAX_DIRS, top down: d0..d255), then enough asks to pass the switch.
+  const n = PRIME_MAX_DIRS + RECURSIVE_AFTER + 12;
+  for (let i = 0; i < n; i++) {
     lowerSpec[`d${i}/sub/old`] = 'o';
     upperSpec[`d${i}/sub/new`] = 'n';
   }
   const lower = build('many-l', lowerSpec);
   const upper = build('many-up', upperSpec);
-  for (const i of [0, 47]) execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', path.join(upper, `d${i}`, 'sub')]);
+  const opaque = [0, 1, n - 1].map((i) => `/d${i}/sub`);
+  opaque.push('/d2'); // a primed folder
+  for (const p of opaque) execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', path.join(upper, p)]);
   const { entries, problems } = await walk(diffContent(upper, 'overlay', [lower]));
   assert.deepEqual(problems, []);
-  assert.equal(entries.length, 48 * 3);
+  assert.equal(entries.length, n * 3);
   const opaqueDirs = entries.filter((e) => e.status === 'opaque').map((e) => e.path);
-  assert.deepEqual(opaqueDirs, ['/d0/sub', '/d47/sub']);
+  assert.deepEqual(opaqueDirs.sort(), opaque.sort());
+  assert.ok(entries.every((e) => e.opaqueUnknown === undefined));
+});
+
+test('overlay: the folders that also exist below are asked in one getfattr run, not one per folder', async (t) => {
+  if (!hasTool('getfattr')) return t.skip('needs getfattr (package attr)');
+  // A getfattr that logs its runs, first on PATH.
+  const bin = path.join(tmp, 'counting-bin');
+  const log = path.join(tmp, 'getfattr.log');
+  const real = execFileSync('sh', ['-c', 'command -v getfattr'], { encoding: 'utf8' }).trim();
+  fs.mkdirSync(bin, { recursive: true });
+  fs.writeFileSync(path.join(bin, 'getfattr'), `#!/bin/sh\necho run >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+  const lowerSpec: Spec = {};
+  const upperSpec: Spec = {};
+  for (const d of ['etc/app', 'usr/lib/x', 'usr/lib/y', 'usr/share/doc/z', 'var/lib/w']) {
+    lowerSpec[`${d}/old`] = 'o';
+    upperSpec[`${d}/new`] = 'n';
+  }
+  const content = diffContent(build('count-up', upperSpec), 'overlay', [build('count-l', lowerSpec)]);
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}${path.delimiter}${savedPath}`;
+  try {
+    for (const stat of [true, false]) {
+      fs.rmSync(log, { force: true });
+      const { entries } = await walkOnce(content, { stat });
+      assert.equal(entries.filter((e) => e.status === 'modified' && e.type === 'dir').length, 12);
+      assert.equal(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).length, 1, `stat: ${stat}`);
+    }
+  } finally {
+    process.env.PATH = savedPath;
+  }
 });
 
 test('overlay without getfattr: folders that exist below are opaqueUnknown, not guessed', async () => {
@@ -184,24 +230,31 @@ test('as an unprivileged user: unreadable folders are reported and skipped, trus
   if (!isRoot) return t.skip('needs root to set it up and to switch to uid 65534');
   if (!hasTool('setfattr') || !hasTool('getfattr')) return t.skip('needs setfattr/getfattr (package attr)');
   const lower = build('user-l', { 'locked/x': 'x', 'opq/x': 'x', 'uopq/x': 'x' });
-  const upper = build('user-up', { 'a.txt': 'a', 'locked/secret': 's', 'opq/y': 'y', 'uopq/y': 'y', 'z.txt': 'z' });
+  const upper = build('user-up', {
+    'a.txt': 'a', 'locked/secret': 's', 'noexec/f.txt': 'f', 'noexec/sub/g': 'g', 'opq/y': 'y', 'uopq/y': 'y', 'z.txt': 'z',
+  });
   execFileSync('setfattr', ['-n', 'trusted.overlay.opaque', '-v', 'y', path.join(upper, 'opq')]);
   execFileSync('setfattr', ['-n', 'user.overlay.opaque', '-v', 'y', path.join(upper, 'uopq')]);
   fs.chmodSync(path.join(upper, 'locked'), 0o000);
+  fs.chmodSync(path.join(upper, 'noexec'), 0o744); // others may list it (r) but not reach into it (no x)
   const script = `
     const { walkLayer } = require(${JSON.stringify(require.resolve('../../src/core/layerWalk'))});
-    (async () => {
+    const walk = async (stat) => {
       const entries = [], problems = [];
       const content = { dir: ${JSON.stringify(upper)}, form: 'diff', whiteouts: 'overlay', lowerDirs: [${JSON.stringify(lower)}] };
-      for await (const e of walkLayer(content, { onProblem: (p) => problems.push(p) })) entries.push(e);
-      process.stdout.write(JSON.stringify({ entries, problems }));
-    })();`;
+      for await (const e of walkLayer(content, { stat, onProblem: (p) => problems.push(p) })) entries.push(e);
+      return { entries, problems };
+    };
+    (async () => process.stdout.write(JSON.stringify([await walk(true), await walk(false)])))();`;
   const out = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
   assert.equal(out.status, 0, out.stderr);
-  const { entries, problems } = JSON.parse(out.stdout) as { entries: LayerEntry[]; problems: WalkProblem[] };
+  const [full, quick] = JSON.parse(out.stdout) as WalkResult[];
+  assertSameWalk(full, quick);
+  const { entries, problems } = full;
   assert.deepEqual(entries.map((e) => [e.path, e.status, e.opaqueUnknown ?? false]), [
     ['/a.txt', 'added', false],
     ['/locked', 'modified', true],
+    ['/noexec', 'added', false], // its entries cannot be lstat()ed: reported, with either walk
     ['/opq', 'modified', true], // trusted.overlay.opaque is invisible without CAP_SYS_ADMIN
     ['/opq/y', 'added', false],
     ['/uopq', 'opaque', false], // user.overlay.opaque is readable by anyone
@@ -210,6 +263,11 @@ test('as an unprivileged user: unreadable folders are reported and skipped, trus
   ]);
   assert.ok(problems.some((p) => p.code === 'permission-denied' && p.path === '/locked'), JSON.stringify(problems));
   assert.ok(problems.some((p) => p.code === 'permission-denied' && /trusted/.test(p.message)));
+  assert.deepEqual(problems.filter((p) => p.path.startsWith('/noexec/')).map((p) => [p.path, p.code]), [
+    ['/noexec/f.txt', 'permission-denied'],
+    ['/noexec/sub', 'permission-denied'],
+  ]);
+  assert.ok(quick.entries.filter((e) => e.type === 'file').every((e) => e.statted === false));
 });
 
 test('a missing layer folder throws not-found; a missing lower is reported and skipped', async () => {
@@ -221,58 +279,146 @@ test('a missing layer folder throws not-found; a missing lower is reported and s
   assert.deepEqual(problems.map((p) => [p.code, p.diskPath]), [['not-found', missing]]);
 });
 
-test('20,000-file layer: first entry fast, every entry once, in sorted depth-first order', async () => {
-  const dir = generate('gen20k', 200, 100);
-  const start = performance.now();
-  let first = -1;
-  const paths: string[] = [];
-  for await (const e of walkLayer(diffContent(dir, 'overlay'))) {
-    if (first < 0) first = performance.now() - start;
-    paths.push(e.path);
-  }
-  assert.equal(paths.length, 200 + 20_000);
-  assert.ok(first < 200, `first entry after ${first.toFixed(1)} ms`);
-  assert.equal(paths[0], '/d0000');
-  assert.equal(paths[1], '/d0000/f0');
-  assert.equal(paths[2], '/d0000/f1');
-  assert.equal(paths[3], '/d0000/f10'); // code-unit order: f10 < f2
-  assert.equal(paths[101], '/d0001');
-  assert.equal(new Set(paths).size, paths.length);
-});
+for (const stat of [true, false]) {
+  test(`20,000-file layer (stat: ${stat}): first entry fast, every entry once, in sorted depth-first order`, async () => {
+    const dir = generate('gen20k', 200, 100);
+    const start = performance.now();
+    let first = -1;
+    const paths: string[] = [];
+    for await (const e of walkLayer(diffContent(dir, 'overlay'), { stat })) {
+      if (first < 0) first = performance.now() - start;
+      paths.push(e.path);
+      assert.equal(e.statted, stat ? undefined : false);
+    }
+    assert.equal(paths.length, 200 + 20_000);
+    assert.ok(first < 200, `first entry after ${first.toFixed(1)} ms`);
+    assert.equal(paths[0], '/d0000');
+    assert.equal(paths[1], '/d0000/f0');
+    assert.equal(paths[2], '/d0000/f1');
+    assert.equal(paths[3], '/d0000/f10'); // code-unit order: f10 < f2
+    assert.equal(paths[101], '/d0001');
+    assert.equal(new Set(paths).size, paths.length);
+  });
 
-test('cancellation: aborting after 10 entries rejects with cancelled, promptly', async () => {
-  const dir = generate('gen20k', 200, 100);
-  const controller = new AbortController();
-  let seen = 0;
-  let abortedAt = 0;
-  await assert.rejects(
-    (async () => {
-      for await (const _ of walkLayer(diffContent(dir, 'overlay'), { signal: controller.signal })) {
-        if (++seen === 10) {
-          abortedAt = performance.now();
-          controller.abort();
+  test(`cancellation (stat: ${stat}): aborting after 10 entries rejects with cancelled, promptly`, async () => {
+    const dir = generate('gen20k', 200, 100);
+    const controller = new AbortController();
+    let seen = 0;
+    let abortedAt = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of walkLayer(diffContent(dir, 'overlay'), { signal: controller.signal, stat })) {
+          if (++seen === 10) {
+            abortedAt = performance.now();
+            controller.abort();
+          }
         }
-      }
-    })(),
-    { name: 'LayerError', code: 'cancelled' },
-  );
-  assert.equal(seen, 10);
-  assert.ok(performance.now() - abortedAt < 100, 'rejected promptly');
+      })(),
+      { name: 'LayerError', code: 'cancelled' },
+    );
+    assert.equal(seen, 10);
+    assert.ok(performance.now() - abortedAt < 100, 'rejected promptly');
+  });
+}
+
+test('a big folder (over 256 KiB of entries) is listed off the main thread, with the same result', async () => {
+  const dir = path.join(tmp, 'bigdir');
+  const sub = path.join(dir, 'many');
+  fs.mkdirSync(sub, { recursive: true });
+  const long = 'n'.repeat(200);
+  for (let i = 0; i < 1400; i++) fs.writeFileSync(path.join(sub, `${long}${String(i).padStart(4, '0')}`), '');
+  fs.writeFileSync(path.join(dir, 'z.txt'), 'z');
+  const { entries, problems } = await walk(diffContent(dir, 'overlay'));
+  assert.deepEqual(problems, []);
+  assert.equal(entries.length, 1 + 1400 + 1);
+  assert.equal(entries[1].path, `/many/${long}0000`);
+  assert.equal(entries[1401].path, '/z.txt');
 });
 
 test('a walk stopped early (break, or a signal aborted before it starts) ends cleanly', async () => {
   const lower = build('stop-l', { 'a/x': 'x', 'b/y': 'y' });
   const upper = build('stop-up', { 'a/x': 'x', 'b/y': 'y', 'c/z': 'z' });
   const content = diffContent(upper, 'overlay', [lower]);
-  const seen: string[] = [];
-  for await (const e of walkLayer(content)) {
-    seen.push(e.path);
-    break;
+  for (const stat of [true, false]) {
+    const seen: string[] = [];
+    for await (const e of walkLayer(content, { stat })) {
+      seen.push(e.path);
+      break;
+    }
+    assert.deepEqual(seen, ['/a']);
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(walkLayer(content, { signal: controller.signal, stat }).next(), { name: 'LayerError', code: 'cancelled' });
   }
-  assert.deepEqual(seen, ['/a']);
-  const controller = new AbortController();
-  controller.abort();
-  await assert.rejects(walkLayer(content, { signal: controller.signal }).next(), { name: 'LayerError', code: 'cancelled' });
+});
+
+test('a walk gives the event loop a turn every few ms: a 1 ms timer keeps firing', async (t) => {
+  const dir = generate('gen20k', 200, 100);
+  for (const stat of [true, false]) {
+    let ticks = 0;
+    let last = performance.now();
+    let maxGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+      ticks++;
+    }, 1);
+    const start = performance.now();
+    try {
+      last = start;
+      for await (const _ of walkLayer(diffContent(dir, 'overlay'), { stat })) {
+        // consume
+      }
+    } finally {
+      clearInterval(timer);
+    }
+    const ms = performance.now() - start;
+    // The walk yields after ~8 ms of work; on average a tick per 40 ms leaves room for a busy machine's own delays.
+    t.diagnostic(`stat: ${stat}: ${ms.toFixed(0)} ms, ${ticks} ticks, longest gap ${maxGap.toFixed(1)} ms`);
+    assert.ok(ticks >= Math.floor(ms / 40) - 1, `stat: ${stat}: ${ticks} timer ticks in ${ms.toFixed(0)} ms`);
+  }
+});
+
+test('Stepper: an async generator over a sync one: queued calls, waits, errors, return', async () => {
+  const log: string[] = [];
+  function* steps(): Generator<number | Wait, void, unknown> {
+    try {
+      yield 1;
+      const x = (yield new Wait(new Promise((r) => setTimeout(() => r(10), 5)))) as number;
+      yield x + 1;
+      try {
+        yield new Wait(Promise.reject(new Error('boom')));
+      } catch (err) {
+        log.push(`caught ${(err as Error).message}`);
+      }
+      yield 12;
+      yield 13;
+    } finally {
+      log.push('finally');
+    }
+  }
+  const it = new Stepper(steps());
+  // Calls made without waiting are answered in order, as an async generator's.
+  const [a, b, c, d] = await Promise.all([it.next(), it.next(), it.next(), it.next()]);
+  assert.deepEqual([a, b, c, d], [
+    { value: 1, done: false },
+    { value: 11, done: false },
+    { value: 12, done: false },
+    { value: 13, done: false },
+  ]);
+  assert.deepEqual(await it.return(), { value: undefined, done: true });
+  assert.deepEqual(await it.next(), { value: undefined, done: true });
+  assert.deepEqual(log, ['caught boom', 'finally']);
+
+  function* failing(): Generator<number | Wait, void, unknown> {
+    yield new Wait(Promise.resolve());
+    throw new Error('bad step');
+  }
+  await assert.rejects(new Stepper(failing()).next(), /bad step/);
+  const collected: number[] = [];
+  for await (const v of new Stepper(steps())) collected.push(v);
+  assert.deepEqual(collected, [1, 11, 12, 13]);
 });
 
 test('docker20-overlay2: every layer walked; 6 char-device whiteouts, 1 opaque /etc/app, /etc/shadow never read', async (t) => {
@@ -371,6 +517,10 @@ test('snapshot form: added, modified, deleted; unchanged folders only before a c
     ['/new/n', 'added', 'file'],
     ['/perm', 'modified', 'dir'],
   ]);
+  // stat: false lstats what it compares, not what is only added.
+  const quick = await walkOnce({ dir: child, form: 'snapshot', parentDir: parent, whiteouts: 'aufs', lowerDirs: [] }, { stat: false });
+  const statted = (p: string): boolean | undefined => quick.entries.find((e) => e.path === p)?.statted;
+  assert.deepEqual(['/new', '/new/n', '/mod/m', '/l/link', '/deep/x/y/w'].map(statted), [false, false, undefined, undefined, false]);
   const base = await walk({ dir: parent, form: 'snapshot', whiteouts: 'aufs', lowerDirs: [] });
   assert.ok(base.entries.every((e) => e.status === 'added'));
   assert.equal(base.entries.length, 15);

@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { walkLayer, type LayerEntry, type WalkProblem } from '../../../src/core/layerWalk';
+import { walkLayer, type LayerEntry, type WalkOptions, type WalkProblem } from '../../../src/core/layerWalk';
 import type { LayerContent } from '../../../src/core/model';
 
 export const isRoot = process.getuid?.() === 0;
@@ -46,15 +46,58 @@ export function generate(name: string, dirs: number, files: number): string {
   return dir;
 }
 
+export interface WalkResult {
+  entries: LayerEntry[];
+  problems: WalkProblem[];
+}
+
 /** Every entry and problem of one walk. */
-export async function walk(
-  content: LayerContent,
-  signal?: AbortSignal,
-): Promise<{ entries: LayerEntry[]; problems: WalkProblem[] }> {
+export async function walkOnce(content: LayerContent, options: WalkOptions = {}): Promise<WalkResult> {
   const entries: LayerEntry[] = [];
   const problems: WalkProblem[] = [];
-  for await (const e of walkLayer(content, { signal, onProblem: (p) => problems.push(p) })) entries.push(e);
+  for await (const e of walkLayer(content, { ...options, onProblem: (p) => problems.push(p) })) entries.push(e);
   return { entries, problems };
+}
+
+/**
+ * Every entry and problem of a `stat: true` walk, after checking that a
+ * `stat: false` walk of the same layer agrees with it (assertSameWalk): each
+ * test layer walked with `walk` checks both.
+ */
+export async function walk(content: LayerContent, signal?: AbortSignal): Promise<WalkResult> {
+  const full = await walkOnce(content, { signal });
+  const quick = await walkOnce(content, { signal, stat: false });
+  assertSameWalk(full, quick, content.form);
+  return full;
+}
+
+/**
+ * A `stat: false` walk (`quick`) against a `stat: true` one (`full`): the same
+ * paths, statuses, types, targets, opaqueUnknown and problems; an entry it did
+ * not lstat says so (`statted: false`, size and mode 0, no uid/gid/mtime), one
+ * it did lstat (char devices, snapshot entries compared with the parent) is the
+ * same as the full walk's. In the diff form it lstats no regular file.
+ */
+export function assertSameWalk(full: WalkResult, quick: WalkResult, form: 'diff' | 'snapshot' = 'diff'): void {
+  const key = (e: LayerEntry): string[] => [...brief(e), e.opaqueUnknown ? 'opaqueUnknown' : ''];
+  assert.deepEqual(quick.entries.map(key), full.entries.map(key), 'stat: false yields what stat: true yields');
+  const problems = (r: WalkResult): string[] => r.problems.map((p) => JSON.stringify(p)).sort();
+  assert.deepEqual(problems(quick), problems(full), 'stat: false reports what stat: true reports');
+  const unsearchable = new Set(full.problems.filter((p) => p.code === 'permission-denied').map((p) => path.posix.dirname(p.path)));
+  full.entries.forEach((f, k) => {
+    const q = quick.entries[k];
+    assert.equal(f.statted, undefined, `${f.path}: stat: true entries are statted`);
+    if (q.statted === false) {
+      assert.equal(q.size, 0, q.path);
+      assert.equal(q.mode, 0, q.path);
+      assert.ok(q.uid === undefined && q.gid === undefined && q.mtimeMs === undefined, q.path);
+      assert.notEqual(q.status, 'deleted', q.path);
+    } else {
+      assert.deepEqual(q, f, `${q.path}: an entry stat: false did lstat is the full one`);
+      const readFile = form === 'diff' && q.status !== 'deleted' && q.type === 'file' && !unsearchable.has(path.posix.dirname(q.path));
+      assert.ok(!readFile, `${q.path}: stat: false lstat()ed a regular file`);
+    }
+  });
 }
 
 /** [path, status, type(, target)] of an entry, for exact list comparisons. */
