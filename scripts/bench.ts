@@ -7,8 +7,12 @@
  *   1. model load: Store.open([root]), median of 3            ≤ 300 ms
  *   2. big layer walk: first 1,000 entries, median of 3        ≤ 100 ms
  *      full walk vs `find DIR -printf ''`, medians of 3        ≤ 1.5×
+ *      the same with `stat: false` (no lstat per entry)        ≤ 1.5×
+ *      (and, for reference, the stat: true walk vs `find -printf %s`, which lstats each entry)
  *   3. parent diff: diffJson(parent, child) on the 1 MB config ≤ 50 ms (median of 5)
  *   4. peak RSS (maxRSS) at the end                            ≤ 200 MB
+ *   5. merged view: mergedTree over the big layer's whole stack
+ *      vs walking that layer alone, medians of 3                ≤ 1.5×
  * Prints a table and one `BENCH {…}` JSON line. Exits 0 even on a MISS
  * (it reports) unless --strict; exits 1 when the bench itself cannot run.
  *
@@ -24,12 +28,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { diffJson } from '../src/core/jsonDiff';
+import { mergedTree } from '../src/core/layerStack';
 import { walkLayer } from '../src/core/layerWalk';
 import type { LayerContent } from '../src/core/model';
 import { Store } from '../src/core/store';
 import { makeSyntheticRoot, type SyntheticRoot } from './makeSyntheticRoot';
 
-const TARGETS = { loadMs: 300, first1000Ms: 100, walkVsFind: 1.5, diffMs: 50, rssMb: 200, generateS: 30 } as const;
+const TARGETS = { loadMs: 300, first1000Ms: 100, walkVsFind: 1.5, diffMs: 50, rssMb: 200, generateS: 30, mergedVsWalk: 1.5 } as const;
 const EXPECT = { images: 2000, minLayers: 10_000 } as const;
 
 interface Args {
@@ -104,14 +109,14 @@ interface WalkRun {
   problems: string[];
 }
 
-async function walkOnce(content: LayerContent): Promise<WalkRun> {
+async function walkOnce(content: LayerContent, stat = true): Promise<WalkRun> {
   const signal = new AbortController().signal;
   const byStatus: Record<string, number> = {};
   const problems: string[] = [];
   let entries = 0;
   let firstMs = NaN;
   const t0 = performance.now();
-  for await (const e of walkLayer(content, { signal, onProblem: (p) => problems.push(`${p.path}: ${p.message}`) })) {
+  for await (const e of walkLayer(content, { signal, stat, onProblem: (p) => problems.push(`${p.path}: ${p.message}`) })) {
     if (++entries === 1000) firstMs = performance.now() - t0;
     byStatus[e.status] = (byStatus[e.status] ?? 0) + 1;
   }
@@ -197,6 +202,7 @@ async function bench(args: Args): Promise<number> {
     findOnce(layer.content.dir); // warm-up: both walks then read a warm dentry cache
     gc();
     const walks: WalkRun[] = [];
+    const quickWalks: WalkRun[] = [];
     const finds: number[] = [];
     const statFinds: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -204,6 +210,8 @@ async function bench(args: Args): Promise<number> {
       statFinds.push(findOnce(layer.content.dir, '%s'));
       gc();
       walks.push(await walkOnce(layer.content));
+      gc();
+      quickWalks.push(await walkOnce(layer.content, false));
     }
     rssAfter.walk = maxRssMb();
     const walk = walks[walks.length - 1];
@@ -213,10 +221,19 @@ async function bench(args: Args): Promise<number> {
     // Reference only (no target): find that lstat()s each entry, as a walk that reports sizes must.
     const statFindMs = median(statFinds);
     const walkRatio = fullMs / findMs;
+    const statWalkRatio = fullMs / statFindMs;
+    // stat: false: types from readdir, no lstat per entry (the views fill sizes for what they show).
+    const quick = quickWalks[quickWalks.length - 1];
+    const quickMs = median(quickWalks.map((w) => w.fullMs));
+    const quickFirstMs = median(quickWalks.map((w) => w.firstMs));
+    const quickRatio = quickMs / findMs;
     if (walk.entries !== made.bigLayer.entries) {
       console.log(`note: the walk yielded ${walk.entries} entries; the layer folder holds ${made.bigLayer.entries}`);
     }
     if (walk.problems.length) console.log(`warning: the walk reported ${walk.problems.length} problem(s), e.g. ${walk.problems[0]}`);
+    if (quick.entries !== walk.entries || JSON.stringify(quick.byStatus) !== JSON.stringify(walk.byStatus)) {
+      console.log(`warning: the stat: false walk yielded ${quick.entries} entries (${JSON.stringify(quick.byStatus)}), the stat: true walk ${walk.entries}`);
+    }
 
     // 3. Parent diff on the big config, texts as the store gives them.
     const bigStep = store.resolveStep(made.bigConfig.ref);
@@ -242,6 +259,37 @@ async function bench(args: Args): Promise<number> {
     }
     const diffMs = median(diffRuns);
 
+    // 5. Merged view: every layer of the big layer's image stacked (layerStack.mergedTree) vs walking the big layer alone.
+    const stack: LayerContent[] = [];
+    for (const key of bigImage.layerKeys) {
+      const content = store.layer(key)?.content;
+      if (!content) throw new Error(`${made.bigLayer.ref}: layer ${key} has no content`);
+      stack.push(content);
+    }
+    const mergeRuns: number[] = [];
+    const aloneRuns: number[] = [];
+    let mergedEntries = 0;
+    let mergedHeapMb = 0;
+    let held: { count: number } | undefined; // the last tree, dropped before the next run's heap baseline
+    for (let i = 0; i < 3; i++) {
+      held = undefined;
+      gc();
+      aloneRuns.push((await walkOnce(layer.content)).fullMs);
+      gc();
+      const heap0 = process.memoryUsage().heapUsed;
+      const t0 = performance.now();
+      held = await mergedTree(stack, { signal: new AbortController().signal });
+      mergeRuns.push(performance.now() - t0);
+      gc();
+      mergedHeapMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
+      mergedEntries = held.count;
+    }
+    held = undefined;
+    rssAfter.merged = maxRssMb();
+    const mergeMs = median(mergeRuns);
+    const aloneMs = median(aloneRuns);
+    const mergeRatio = mergeMs / aloneMs;
+
     // 4. Peak RSS of this process (the generator ran in a child).
     rssAfter.diff = maxRssMb();
     const rssMb = maxRssMb();
@@ -250,7 +298,10 @@ async function bench(args: Args): Promise<number> {
       { metric: 'model load (Store.open)', measured: ms(median(load.runs)), target: `≤ ${TARGETS.loadMs} ms`, pass: median(load.runs) <= TARGETS.loadMs, detail: `runs ${runsText(load.runs)} ms; ${nImages} images, ${nLayers} layers` },
       { metric: 'walk: first 1,000 entries', measured: ms(firstMs), target: `≤ ${TARGETS.first1000Ms} ms`, pass: firstMs <= TARGETS.first1000Ms, detail: `runs ${runsText(walks.map((w) => w.firstMs))} ms` },
       { metric: 'walk: full / find', measured: `${walkRatio.toFixed(2)}×`, target: `≤ ${TARGETS.walkVsFind}×`, pass: walkRatio <= TARGETS.walkVsFind, detail: `walk ${ms(fullMs)} (${walk.entries} entries: ${Object.entries(walk.byStatus).map(([k, v]) => `${k} ${v}`).join(', ')}); find ${ms(findMs)}; find -printf %s (lstat each) ${ms(statFindMs)}, walk ${(fullMs / statFindMs).toFixed(2)}× that` },
+      { metric: 'walk stat:false: full / find', measured: `${quickRatio.toFixed(2)}×`, target: `≤ ${TARGETS.walkVsFind}×`, pass: quickRatio <= TARGETS.walkVsFind, detail: `walk ${ms(quickMs)} (runs ${runsText(quickWalks.map((w) => w.fullMs))} ms; first 1,000 ${ms(quickFirstMs)}); find -printf '' ${ms(findMs)} (runs ${runsText(finds)} ms)` },
+      { metric: 'walk stat:true: full / find %s', measured: `${statWalkRatio.toFixed(2)}×`, target: 'reference', pass: undefined, detail: `walk ${ms(fullMs)} (runs ${runsText(walks.map((w) => w.fullMs))} ms); find -printf %s ${ms(statFindMs)} (runs ${runsText(statFinds)} ms)` },
       { metric: 'parent diff (diffJson)', measured: ms(diffMs), target: `≤ ${TARGETS.diffMs} ms`, pass: diffMs <= TARGETS.diffMs, detail: `runs ${runsText(diffRuns)} ms (CPU ${ms(median(diffCpu))}); ${changes} changes; ${(childText.length / 1e6).toFixed(2)} MB child` },
+      { metric: 'merged view / walk alone', measured: `${mergeRatio.toFixed(2)}×`, target: `≤ ${TARGETS.mergedVsWalk}×`, pass: mergeRatio <= TARGETS.mergedVsWalk, detail: `merged ${ms(mergeMs)} (runs ${runsText(mergeRuns)} ms; ${stack.length} layers, ${mergedEntries} entries, tree ${mergedHeapMb.toFixed(1)} MB of heap); walk alone ${ms(aloneMs)} (runs ${runsText(aloneRuns)} ms)` },
       { metric: 'peak RSS (maxRSS)', measured: `${rssMb.toFixed(1)} MB`, target: `≤ ${TARGETS.rssMb} MB`, pass: rssMb <= TARGETS.rssMb, detail: `peak after load ${rssAfter.load.toFixed(0)}, walk ${rssAfter.walk.toFixed(0)}, diff ${rssAfter.diff.toFixed(0)} MB (this process; the root was made in a child)` },
     ];
     console.log('');
@@ -290,8 +341,21 @@ async function bench(args: Args): Promise<number> {
         ratioTarget: TARGETS.walkVsFind,
         ratioPass: walkRatio <= TARGETS.walkVsFind,
         problems: walk.problems.length,
+        statRatio: round(statWalkRatio),
+        noStat: {
+          entries: quick.entries,
+          byStatus: quick.byStatus,
+          first1000Ms: round(quickFirstMs),
+          fullMs: round(quickMs),
+          fullRunsMs: quickWalks.map((w) => round(w.fullMs)),
+          ratio: round(quickRatio),
+          ratioTarget: TARGETS.walkVsFind,
+          ratioPass: quickRatio <= TARGETS.walkVsFind,
+          problems: quick.problems.length,
+        },
       },
       diff: { medianMs: round(diffMs), runsMs: diffRuns.map(round), cpuMedianMs: round(median(diffCpu)), changes, childBytes: made.bigConfig.bytes, parentBytes: made.bigConfig.parentBytes, targetMs: TARGETS.diffMs, pass: diffMs <= TARGETS.diffMs },
+      merged: { layers: stack.length, entries: mergedEntries, heapMb: round(mergedHeapMb), medianMs: round(mergeMs), runsMs: mergeRuns.map(round), walkAloneMs: round(aloneMs), walkAloneRunsMs: aloneRuns.map(round), ratio: round(mergeRatio), ratioTarget: TARGETS.mergedVsWalk, pass: mergeRatio <= TARGETS.mergedVsWalk },
       rss: { maxMb: round(rssMb), afterMb: Object.fromEntries(Object.entries(rssAfter).map(([k, v]) => [k, round(v)])), targetMb: TARGETS.rssMb, pass: rssMb <= TARGETS.rssMb },
       misses,
     };
