@@ -21,6 +21,8 @@ const entries = [
   { entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } },
   { entryPoints: ['scripts/bench.ts'], outfile: 'dist/bench.js' },
   { entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
+  // The Layer JSON editor's webview: browser code, no Node builtins (a bundle that needs one fails here).
+  { entryPoints: ['src/webview/layerJson.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'chrome114', sourcemap: false },
   { entryPoints: ['test/integration/index.ts'], outfile: 'dist-test/integration/index.js', external: ['vscode'] },
   // For npm start and the screenshots: unpack the sample root outside VS Code (not shipped).
   { entryPoints: ['src/sampleRoot.ts'], outfile: 'dist-test/sampleRoot.js' },
