@@ -5,6 +5,9 @@
 import { run as runHarness } from './harness';
 import './smoke.test';
 import './imagesTree.test';
+import './layerJsonEditor.test';
+import './layerFileSystem.test';
+import './layerFiles.test';
 
 export function run(): Promise<void> {
   return runHarness();
