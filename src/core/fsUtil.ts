@@ -2,7 +2,7 @@
  * Small read-only file helpers shared by the readers. Nothing here writes.
  * Ids from JSON become paths only through `childPath`, which validates them.
  */
-import { promises as fsp } from 'node:fs';
+import { closeSync, lstatSync, openSync, promises as fsp, readFileSync, readSync } from 'node:fs';
 import * as path from 'node:path';
 import { LayerError, fromFsError } from './errors';
 import { DIGEST, HEX64 } from './model';
@@ -25,6 +25,86 @@ export async function readOptional(file: string): Promise<string | undefined> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw fromFsError(err, file);
   }
+}
+
+/**
+ * Synchronous twins of readText / readOptional, for loaders that read thousands
+ * of tiny files (layerdb's `size`, `cache-id`…): one promise and one thread-pool
+ * round trip per file costs far more than the read itself. Callers read in
+ * slices and yield between them (see Pacer in concurrency.ts) so the event loop
+ * is never blocked for long.
+ */
+export function readTextSync(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw fromFsError(err, file);
+  }
+}
+
+/** Reads a whole file's bytes synchronously; maps fs errors to LayerError. */
+export function readBytesSync(file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw fromFsError(err, file);
+  }
+}
+
+/** The buffer readBytesShared reads into: reused, so thousands of small files allocate nothing. */
+const sharedBuf = Buffer.allocUnsafeSlow(64 * 1024);
+
+/**
+ * A whole file's bytes, synchronously, as a view of a buffer the next call
+ * reuses: use it before calling again. One read for a file under 64 KB (a
+ * short read is the end of a regular file); a bigger one is read whole into a
+ * buffer of its own. Maps fs errors to LayerError.
+ */
+export function readBytesShared(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    throw fromFsError(err, file);
+  }
+  let length: number;
+  try {
+    length = readSync(fd, sharedBuf, 0, sharedBuf.length, null);
+  } catch (err) {
+    throw fromFsError(err, file);
+  } finally {
+    closeSync(fd);
+  }
+  return length < sharedBuf.length ? sharedBuf.subarray(0, length) : readBytesSync(file);
+}
+
+/** One buffer for every small synchronous read (they cannot overlap: they are synchronous). */
+const smallBuf = Buffer.allocUnsafe(4096);
+
+/**
+ * Reads a small text file synchronously, trimmed; undefined when it does not exist.
+ * open + read + close into a shared buffer: no fstat, no allocation but the string.
+ * One read: a read that returns less than asked is the end of a regular file, so
+ * none is spent to see 0 bytes; a file that fills the buffer is read again whole.
+ */
+export function readOptionalSync(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw fromFsError(err, file);
+  }
+  let length: number;
+  try {
+    length = readSync(fd, smallBuf, 0, smallBuf.length, null);
+  } catch (err) {
+    throw fromFsError(err, file);
+  } finally {
+    closeSync(fd);
+  }
+  return length < smallBuf.length ? smallBuf.toString('utf8', 0, length).trim() : readTextSync(file).trim();
 }
 
 /** Parses JSON text, naming the file in the error when it is corrupt or truncated. */
@@ -65,6 +145,16 @@ export async function isDir(p: string): Promise<boolean> {
 export async function exists(p: string): Promise<boolean> {
   try {
     await fsp.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** exists(), synchronously: true when `p` exists (not following a final symlink). */
+export function existsNoFollowSync(p: string): boolean {
+  try {
+    lstatSync(p);
     return true;
   } catch {
     return false;

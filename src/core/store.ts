@@ -37,6 +37,12 @@ export function readerFor(source: Source): LayoutReader {
 export class Store {
   private readonly layerMap = new Map<string, Layer>();
   private readonly readers = new Map<string, LayoutReader>();
+  /** Every layer (containers' read-write layers too), built once: the store never changes after open. */
+  private readonly layerList: readonly Layer[];
+  /** Lookup indexes, each built on first use. */
+  private imagesByLayer?: Map<string, Image[]>;
+  private firstStepByLayer?: Map<string, StepRef>;
+  private layerIdIndex?: LayerIdIndex;
 
   private constructor(
     readonly roots: RootStatus[],
@@ -49,24 +55,28 @@ export class Store {
     for (const l of layers) this.layerMap.set(l.key, l);
     for (const c of containers) if (c.layer) this.layerMap.set(c.layer.key, c.layer);
     for (const r of readers) this.readers.set(r.source.key, r);
+    this.layerList = [...this.layerMap.values()];
   }
 
   static async open(roots: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Store> {
     const statuses: RootStatus[] = [];
-    const readers: LayoutReader[] = [];
+    const readersOfRoot: LayoutReader[][] = [];
     const unique = [...new Set(roots.map((r) => path.resolve(r)))];
     await Promise.all(
       unique.map(async (root, i) => {
+        readersOfRoot[i] = [];
         try {
           const sources = await detectLayouts(root);
           statuses[i] = { root, sources };
-          readers.push(...sources.map(readerFor));
+          // Kept in the order the roots were given, whichever root answers first.
+          readersOfRoot[i] = sources.map(readerFor);
         } catch (err) {
           const error = err instanceof LayerError ? err : new LayerError('io', errorMessage(err), root, err);
           statuses[i] = { root, sources: [], error };
         }
       }),
     );
+    const readers = readersOfRoot.flat();
     const images: Image[] = [];
     const layers: Layer[] = [];
     const containers: Container[] = [];
@@ -80,12 +90,16 @@ export class Store {
         }),
       ),
     );
+    // Loops, not push(...list): a spread of a very big list overflows the stack.
+    const append = <T>(to: T[], from: readonly T[]) => {
+      for (const x of from) to.push(x);
+    };
     for (const c of loaded) {
       if (!c) continue;
-      images.push(...c.images);
-      layers.push(...c.layers);
-      containers.push(...c.containers);
-      problems.push(...c.problems);
+      append(images, c.images);
+      append(layers, c.layers);
+      append(containers, c.containers);
+      append(problems, c.problems);
     }
     return new Store(statuses, images, layers, containers, problems, readers);
   }
@@ -98,13 +112,25 @@ export class Store {
     return key === undefined ? undefined : this.layerMap.get(key);
   }
 
+  /** Every layer, containers' read-write layers too (a copy: callers may sort it). */
   get layers(): Layer[] {
-    return [...this.layerMap.values()];
+    return this.layerList.slice();
   }
 
-  /** Images that use a layer, as `docker system df` counts sharing. */
+  /** Images that use a layer, as `docker system df` counts sharing (in `images` order). */
   imagesWithLayer(layerKey: string): Image[] {
-    return this.images.filter((i) => i.layerKeys.includes(layerKey));
+    if (!this.imagesByLayer) {
+      const index = new Map<string, Image[]>();
+      for (const image of this.images) {
+        for (const key of new Set(image.layerKeys)) {
+          const list = index.get(key);
+          if (list) list.push(image);
+          else index.set(key, [image]);
+        }
+      }
+      this.imagesByLayer = index;
+    }
+    return this.imagesByLayer.get(layerKey)?.slice() ?? [];
   }
 
   /**
@@ -156,18 +182,27 @@ export class Store {
       if ((err as LayerError).code !== 'not-found') throw err;
     }
     const layer = this.findLayer(ref);
-    for (const image of this.images) {
-      const stepIndex = image.steps.findIndex((s) => s.layerKey === layer.key);
-      if (stepIndex >= 0) return { image, stepIndex };
+    if (!this.firstStepByLayer) {
+      // The first image (in `images` order) with a step made by each layer, and that step.
+      const index = new Map<string, StepRef>();
+      for (const image of this.images) {
+        image.steps.forEach((s, stepIndex) => {
+          if (s.layerKey !== undefined && !index.has(s.layerKey)) index.set(s.layerKey, { image, stepIndex });
+        });
+      }
+      this.firstStepByLayer = index;
     }
+    const step = this.firstStepByLayer.get(layer.key);
+    if (step) return { image: step.image, stepIndex: step.stepIndex };
     throw new LayerError('not-found', `layer ${ref} belongs to no image`);
   }
 
   findLayer(ref: string): Layer {
     const hex = ref.trim().replace(/^sha256:/, '').toLowerCase();
     if (!/^[0-9a-f]{1,64}$/.test(hex)) throw new LayerError('not-found', `no layer matches "${ref}"`);
-    const strip = (s: string | undefined) => (s ?? '').replace(/^sha256:/, '');
-    const matches = this.layers.filter((l) => strip(l.id).startsWith(hex) || strip(l.diffId).startsWith(hex));
+    this.layerIdIndex ??= new LayerIdIndex(this.layerList);
+    // Layers whose id or diff id (without `sha256:`) starts with hex, in store order.
+    const matches = this.layerIdIndex.withPrefix(hex);
     const keys = new Set(matches.map((m) => m.id));
     if (matches.length === 0) throw new LayerError('not-found', `no layer matches "${ref}"`);
     if (keys.size > 1) throw new LayerError('ambiguous', `"${ref}" matches ${keys.size} layers: give more of the id`);
@@ -192,6 +227,45 @@ export class Store {
   async parentDocument(step: StepRef, signal?: AbortSignal): Promise<LayerDocument | undefined> {
     if (step.stepIndex === 0) return undefined;
     return this.document({ image: step.image, stepIndex: step.stepIndex - 1 }, signal);
+  }
+}
+
+/**
+ * Layer ids and diff ids (without `sha256:`) sorted, so that the layers whose
+ * id or diff id starts with a prefix are one binary search away.
+ */
+class LayerIdIndex {
+  private readonly ids: string[] = [];
+  /** Position in the store's layer list of the layer each `ids` entry belongs to. */
+  private readonly at: number[] = [];
+
+  constructor(private readonly layers: readonly Layer[]) {
+    const entries: { id: string; at: number }[] = [];
+    layers.forEach((l, at) => {
+      const id = l.id.replace(/^sha256:/, '');
+      if (id) entries.push({ id, at });
+      const diffId = (l.diffId ?? '').replace(/^sha256:/, '');
+      if (diffId) entries.push({ id: diffId, at });
+    });
+    entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.at - b.at));
+    for (const e of entries) {
+      this.ids.push(e.id);
+      this.at.push(e.at);
+    }
+  }
+
+  /** The layers (each once, in store order) with an id or diff id starting with `prefix` (non-empty). */
+  withPrefix(prefix: string): Layer[] {
+    let lo = 0;
+    let hi = this.ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.ids[mid] < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const found = new Set<number>();
+    for (let i = lo; i < this.ids.length && this.ids[i].startsWith(prefix); i++) found.add(this.at[i]);
+    return [...found].sort((a, b) => a - b).map((at) => this.layers[at]);
   }
 }
 

@@ -4,8 +4,9 @@
  * the read-write layer. Shared by the legacy and content-addressed readers.
  */
 import * as path from 'node:path';
+import { Pacer } from '../concurrency';
 import { LayerError, errorMessage, throwIfAborted } from '../errors';
-import { exists, isHex64, listDir, readJson, readOptional } from '../fsUtil';
+import { exists, existsNoFollowSync, isHex64, listDir, parseJson, readJson, readOptionalSync, readTextSync } from '../fsUtil';
 import type { Container, Image, Layer, LayerContent, Problem, Source } from '../model';
 import { rwContent } from './driverContent';
 
@@ -33,6 +34,23 @@ export async function readContainerConfig(
     const file = path.join(dir, name);
     if (!(await exists(file))) continue;
     const { value } = await readJson<ContainerConfig>(file);
+    return { config: value ?? {}, file };
+  }
+  return undefined;
+}
+
+/** readContainerConfig, synchronously (for loops over many containers, paced by the caller). */
+export function readContainerConfigSync(
+  root: string,
+  id: string,
+  names: readonly string[] = ['config.v2.json', 'config.json'],
+): { config: ContainerConfig; file: string } | undefined {
+  const dir = path.join(root, 'containers', id);
+  for (const name of names) {
+    const file = path.join(dir, name);
+    if (!existsNoFollowSync(file)) continue;
+    const text = readTextSync(file);
+    const value = parseJson<ContainerConfig>(text, file);
     return { config: value ?? {}, file };
   }
   return undefined;
@@ -91,8 +109,10 @@ export async function readContainers(
   const mounts = path.join(source.dir, 'layerdb', 'mounts');
   const byId = new Map(layers.map((l) => [l.id, l]));
   const out: Container[] = [];
+  const pace = new Pacer(signal);
   for (const id of await listDir(mounts)) {
     throwIfAborted(signal);
+    if (pace.due()) await pace.pause();
     if (!isHex64(id)) {
       sourceProblems.push({ code: 'invalid-id', message: `${path.join(mounts, id)}: not a container id`, subject: id });
       continue;
@@ -100,13 +120,13 @@ export async function readContainers(
     const problems: Problem[] = [];
     try {
       const dir = path.join(mounts, id);
-      const [mountId, initId, parentId] = await Promise.all(
-        ['mount-id', 'init-id', 'parent'].map((f) => readOptional(path.join(dir, f))),
-      );
-      const cfg = await readContainerConfig(source.root, id).catch((err) => {
+      const [mountId, initId, parentId] = ['mount-id', 'init-id', 'parent'].map((f) => readOptionalSync(path.join(dir, f)));
+      let cfg: { config: ContainerConfig; file: string } | undefined;
+      try {
+        cfg = readContainerConfigSync(source.root, id);
+      } catch (err) {
         problems.push({ code: (err as LayerError).code ?? 'io', message: errorMessage(err), subject: id });
-        return undefined;
-      });
+      }
       // A root with two drivers keeps each container under the one it ran on.
       if (cfg?.config.Driver && cfg.config.Driver !== source.driver) continue;
       const parent = parentId ? byId.get(parentId) : undefined;

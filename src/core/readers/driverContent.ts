@@ -5,25 +5,44 @@
  */
 import * as path from 'node:path';
 import { LayerError } from '../errors';
-import { childPath } from '../fsUtil';
+import { childPath, isSafeName } from '../fsUtil';
 import type { LayerContent } from '../model';
 
 interface DriverShape {
-  /** Content folder of a layer, relative to the root. */
-  dir(root: string, dirId: string): string;
+  /** The driver's folder of layer folders, relative to the root. */
+  base: readonly string[];
+  /** The folder inside a layer's folder that holds its files, if any. */
+  leaf?: string;
   form: 'diff' | 'snapshot';
   whiteouts: 'aufs' | 'overlay';
 }
 
 const DRIVERS: Record<string, DriverShape> = {
-  overlay2: { dir: (r, id) => path.join(childPath(path.join(r, 'overlay2'), id), 'diff'), form: 'diff', whiteouts: 'overlay' },
-  aufs: { dir: (r, id) => childPath(path.join(r, 'aufs', 'diff'), id), form: 'diff', whiteouts: 'aufs' },
+  overlay2: { base: ['overlay2'], leaf: 'diff', form: 'diff', whiteouts: 'overlay' },
+  aufs: { base: ['aufs', 'diff'], form: 'diff', whiteouts: 'aufs' },
   // overlay (v1) commits each image layer as a full hard-linked copy in `root/`.
-  overlay: { dir: (r, id) => path.join(childPath(path.join(r, 'overlay'), id), 'root'), form: 'snapshot', whiteouts: 'overlay' },
-  vfs: { dir: (r, id) => childPath(path.join(r, 'vfs', 'dir'), id), form: 'snapshot', whiteouts: 'aufs' },
-  btrfs: { dir: (r, id) => childPath(path.join(r, 'btrfs', 'subvolumes'), id), form: 'snapshot', whiteouts: 'aufs' },
-  zfs: { dir: (r, id) => childPath(path.join(r, 'zfs', 'graph'), id), form: 'snapshot', whiteouts: 'aufs' },
+  overlay: { base: ['overlay'], leaf: 'root', form: 'snapshot', whiteouts: 'overlay' },
+  vfs: { base: ['vfs', 'dir'], form: 'snapshot', whiteouts: 'aufs' },
+  btrfs: { base: ['btrfs', 'subvolumes'], form: 'snapshot', whiteouts: 'aufs' },
+  zfs: { base: ['zfs', 'graph'], form: 'snapshot', whiteouts: 'aufs' },
 };
+
+/** `<root>/<driver's base>` by driver shape and root: joined once, not once per layer. */
+const baseDirs = new Map<DriverShape, Map<string, string>>();
+
+/** A layer's content folder: `<root>/<base>/<dirId>[/<leaf>]`, as path.join would make it. */
+function layerDir(shape: DriverShape, root: string, dirId: string): string {
+  let byRoot = baseDirs.get(shape);
+  if (!byRoot) baseDirs.set(shape, (byRoot = new Map()));
+  let base = byRoot.get(root);
+  if (base === undefined) {
+    base = path.join(root, ...shape.base);
+    byRoot.set(root, base);
+  }
+  // A safe name joins as plain concatenation; childPath throws for any other.
+  const dir = isSafeName(dirId) && !base.endsWith(path.sep) ? base + path.sep + dirId : childPath(base, dirId);
+  return shape.leaf ? dir + path.sep + shape.leaf : dir;
+}
 
 export const KNOWN_DRIVERS = Object.keys(DRIVERS);
 
@@ -37,11 +56,11 @@ export function isKnownDriver(driver: string): boolean {
  * the parent snapshot of a snapshot layer.
  */
 export function driverContent(root: string, driver: string, dirId: string, lower: LayerContent | undefined): LayerContent {
-  const shape = DRIVERS[driver];
+  const shape = Object.hasOwn(DRIVERS, driver) ? DRIVERS[driver] : undefined;
   if (!shape) {
     throw new LayerError('unsupported', `storage driver "${driver}" is not supported (readable: ${KNOWN_DRIVERS.join(', ')})`, root);
   }
-  const dir = shape.dir(root, dirId);
+  const dir = layerDir(shape, root, dirId);
   if (shape.form === 'snapshot') {
     return { dir, form: 'snapshot', parentDir: lower?.dir, whiteouts: shape.whiteouts, lowerDirs: [] };
   }
@@ -49,7 +68,8 @@ export function driverContent(root: string, driver: string, dirId: string, lower
     dir,
     form: 'diff',
     whiteouts: shape.whiteouts,
-    lowerDirs: lower ? [lower.dir, ...lower.lowerDirs] : [],
+    // concat allocates the exact length (a spread may leave spare capacity in each of thousands of lists).
+    lowerDirs: lower ? [lower.dir].concat(lower.lowerDirs) : [],
   };
 }
 

@@ -3,7 +3,7 @@
  * shape, chain ids, history steps aligned with layers, and the v1-compatible
  * document of a step that has no image config of its own.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Image, Layer, LayerDocument, Step } from '../model';
 import { v1CompatText } from '../v1compat';
 
@@ -24,12 +24,20 @@ export interface ImageConfig {
   rootfs?: { type?: string; diff_ids?: unknown[] };
 }
 
+/** One-shot hash (crypto.hash, Node ≥ 20.12) where there is one: far cheaper than a Hash object per call. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
+
+/** Hex sha256 of a string's UTF-8 bytes, or of bytes. */
+export function sha256Hex(data: string | Buffer): string {
+  return oneShot ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+}
+
 /** chain(0) = diffID(0); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
 export function chainIds(diffIds: readonly string[]): string[] {
   const out: string[] = [];
   for (const diffId of diffIds) {
     const prev = out[out.length - 1];
-    out.push(prev === undefined ? diffId : 'sha256:' + createHash('sha256').update(`${prev} ${diffId}`).digest('hex'));
+    out.push(prev === undefined ? diffId : 'sha256:' + sha256Hex(`${prev} ${diffId}`));
   }
   return out;
 }

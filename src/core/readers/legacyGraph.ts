@@ -4,9 +4,9 @@
  * the driver's content (`aufs/diff/<id>`, `vfs/dir/<id>`…).
  */
 import * as path from 'node:path';
-import { mapLimit } from '../concurrency';
+import { Pacer } from '../concurrency';
 import { LayerError, throwIfAborted, toProblem } from '../errors';
-import { childPath, exists, isHex64, listDir, parseJson, readJson, readOptional, readText } from '../fsUtil';
+import { childPath, exists, isHex64, listDir, parseJson, readJson, readOptionalSync, readText, readTextSync } from '../fsUtil';
 import type { Container, Image, Layer, LayerContent, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { containerLayer, makeContainer, readContainerConfig } from './containers';
 import { driverContent, rwContent } from './driverContent';
@@ -45,31 +45,19 @@ export class LegacyGraphReader implements LayoutReader {
     const problems: Problem[] = [];
     const ids = (await listDir(source.dir)).filter((n) => n !== '_tmp');
 
-    const read = await mapLimit(
-      ids,
-      32,
-      async (id): Promise<Node | undefined> => {
-        if (!isHex64(id)) {
-          problems.push({ code: 'invalid-id', message: `${path.join(source.dir, id)}: not a layer id`, subject: id });
-          return undefined;
-        }
-        const dir = path.join(source.dir, id);
-        const file = path.join(dir, 'json');
-        try {
-          const text = await readText(file);
-          const json = parseJson<LegacyJson>(text, file);
-          if (typeof json !== 'object' || json === null) throw new LayerError('corrupt', `${file} is not a JSON object`, file);
-          const sizeText = await readOptional(path.join(dir, 'layersize'));
-          const size = sizeText && /^\d+$/.test(sizeText) ? Number(sizeText) : typeof json.Size === 'number' ? json.Size : 0;
-          return { id, json, file, size };
-        } catch (err) {
-          return { id, file, size: 0, error: err };
-        }
-      },
-      signal,
-    );
+    // Thousands of small files: read synchronously in time slices, not a promise per file.
+    const read: Node[] = [];
+    const pace = new Pacer(signal);
+    for (const id of ids) {
+      if (pace.due()) await pace.pause();
+      if (!isHex64(id)) {
+        problems.push({ code: 'invalid-id', message: `${path.join(source.dir, id)}: not a layer id`, subject: id });
+        continue;
+      }
+      read.push(this.readNode(id));
+    }
     throwIfAborted(signal);
-    for (const n of read) if (n) this.nodes.set(n.id, n);
+    for (const n of read) this.nodes.set(n.id, n);
 
     // Layers, each over its parent's content.
     const layers = new Map<string, Layer>();
@@ -161,6 +149,22 @@ export class LegacyGraphReader implements LayoutReader {
 
     const containers = await this.readContainers(layers);
     return { source, images, layers: [...layers.values()], containers, problems };
+  }
+
+  /** `graph/<id>/json` and `layersize`; a node with `error` when the json cannot be read. */
+  private readNode(id: string): Node {
+    const dir = path.join(this.source.dir, id);
+    const file = path.join(dir, 'json');
+    try {
+      const text = readTextSync(file);
+      const json = parseJson<LegacyJson>(text, file);
+      if (typeof json !== 'object' || json === null) throw new LayerError('corrupt', `${file} is not a JSON object`, file);
+      const sizeText = readOptionalSync(path.join(dir, 'layersize'));
+      const size = sizeText && /^\d+$/.test(sizeText) ? Number(sizeText) : typeof json.Size === 'number' ? json.Size : 0;
+      return { id, json, file, size };
+    } catch (err) {
+      return { id, file, size: 0, error: err };
+    }
   }
 
   private async readTags(problems: Problem[]): Promise<Map<string, string[]>> {
