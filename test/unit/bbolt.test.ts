@@ -5,42 +5,31 @@
  * never a hang, a RangeError or a wrong answer taken for a right one.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { BoltBucket, BoltDb } from '../../src/core/bbolt';
 import { LayerError } from '../../src/core/errors';
+import { assertMobyCtrTruth, ctrTable as table, scratch, type SkipCtx } from './support/ctr';
 import { sharedRoot, whyMissing } from './support/roots';
-
-type Ctx = { skip: (message: string) => void };
 
 /**
  * containerd16-moby's two bbolt files and its `ctr` truth folder, or undefined
  * (after t.skip with the reason) when the root is not extracted. A root that
  * is there without its truth is a broken extraction: that fails, not skips.
  */
-function fixture(t: Ctx, needTruth = true): { metaDb: string; backendDb: string; truth: string } | undefined {
+function fixture(t: SkipCtx, needTruth = true): { metaDb: string; backendDb: string; truth: string } | undefined {
   const r = sharedRoot('containerd16-moby');
   if (!r) {
     t.skip(whyMissing('containerd16-moby'));
     return undefined;
   }
-  if (needTruth) assert.ok(existsSync(path.join(r.truth, 'images.txt')), `containerd16-moby is extracted but its ctr truth is not (truth folder: "${r.truth}")`);
+  if (needTruth) assertMobyCtrTruth(r.truth);
   return {
     metaDb: path.join(r.root, 'io.containerd.metadata.v1.bolt', 'meta.db'),
     backendDb: path.join(r.root, 'io.containerd.snapshotter.v1.overlayfs', 'metadata.db'),
     truth: r.truth,
   };
-}
-
-/** Rows of a `ctr … ls` table, split on runs of spaces (the header dropped). */
-function table(file: string): string[][] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim())
-    .map((l) => l.trim().split(/\s+/));
 }
 
 /** Reads every key, value and bucket below `b`, and looks each key up again. */
@@ -90,12 +79,6 @@ function noise(seed: number): () => number {
     x ^= x << 5;
     return x & 0xff;
   };
-}
-
-function scratch(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'bbolt-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 test('meta.db: the bucket tree holds the images and snapshots ctr listed', async (t) => {
@@ -151,7 +134,7 @@ test('metadata.db of the overlayfs snapshotter walks, one committed key per ctr 
 test('a damaged meta.db fails with LayerError corrupt', async (t) => {
   const fx = fixture(t, false);
   if (!fx) return;
-  const dir = scratch(t);
+  const dir = scratch(t, 'bbolt-test');
   const good = readFileSync(fx.metaDb);
   const { pageSize, root, current } = rawMeta(good);
   const file = path.join(dir, 'meta.db');

@@ -6,23 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { Image, Layer, Source, SourceContents } from '../../src/core/model';
 import { ContainerdReader, detectContainerd } from '../../src/core/readers/containerd';
 import { chainIds } from '../../src/core/readers/imageConfig';
 import { v1Cmd } from '../../src/core/v1compat';
+import { assertMobyCtrTruth, blobFile, blobJson, ctrTable as table, scratch, type SkipCtx } from './support/ctr';
 import { sharedRoot, whyMissing, type TestRoot } from './support/roots';
-
-type Ctx = { skip: (message: string) => void };
 
 /**
  * An extracted shared root (the data root itself and its inner truth folder),
  * or undefined after t.skip with the reason when it is not extracted.
  */
-function fixture(t: Ctx, name: string): TestRoot | undefined {
+function fixture(t: SkipCtx, name: string): TestRoot | undefined {
   const r = sharedRoot(name);
   if (!r) t.skip(whyMissing(name));
   return r;
@@ -33,30 +31,16 @@ function fixture(t: Ctx, name: string): TestRoot | undefined {
  * must be there too: a root extracted without it is a broken extraction, which
  * fails rather than skips.
  */
-function moby(t: Ctx, needTruth = false): TestRoot | undefined {
+function moby(t: SkipCtx, needTruth = false): TestRoot | undefined {
   const fx = fixture(t, 'containerd16-moby');
-  if (fx && needTruth) {
-    assert.ok(existsSync(path.join(fx.truth, 'images.txt')), `containerd16-moby is extracted but its ctr truth is not (truth folder: "${fx.truth}")`);
-  }
+  if (fx && needTruth) assertMobyCtrTruth(fx.truth);
   return fx;
-}
-
-function table(file: string): string[][] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim())
-    .map((l) => l.trim().split(/\s+/));
 }
 
 function source(root: string, dir = root, driver = 'overlayfs'): Source {
   const label = `containerd moby/${driver}`;
   return { key: `${root}#containerd:moby/${driver}`, root, kind: 'containerd', dir, driver, namespace: 'moby', label };
 }
-
-const blobFile = (root: string, digest: string) =>
-  path.join(root, 'io.containerd.content.v1.content', 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
-const blobJson = (root: string, digest: string) => JSON.parse(readFileSync(blobFile(root, digest), 'utf8'));
 
 function layersOf(c: SourceContents, image: Image): Layer[] {
   const byKey = new Map(c.layers.map((l) => [l.key, l]));
@@ -67,19 +51,13 @@ function layersOf(c: SourceContents, image: Image): Layer[] {
   });
 }
 
-function scratch(t: { after: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'containerd-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 test('detectContainerd: a containerd root, a Docker root holding one, and Docker 20 (empty containerd/daemon)', async (t) => {
   const fx = moby(t);
   if (!fx) return;
   assert.deepEqual(await detectContainerd(fx.root), { dir: fx.root, namespaces: ['moby'] });
 
   // A Docker data root whose own containerd lives in containerd/daemon (links only; the fixture is not touched).
-  const docker = scratch(t);
+  const docker = scratch(t, 'containerd-test');
   mkdirSync(path.join(docker, 'containerd'));
   symlinkSync(fx.root, path.join(docker, 'containerd', 'daemon'));
   const nested = path.join(docker, 'containerd', 'daemon');
@@ -209,7 +187,7 @@ test('containerd16-moby: one image whose config blob is missing does not hide th
   const fx = moby(t);
   if (!fx) return;
   // A root made of links to the fixture, with one config blob left out.
-  const root = scratch(t);
+  const root = scratch(t, 'containerd-test');
   for (const name of ['io.containerd.metadata.v1.bolt', 'io.containerd.snapshotter.v1.overlayfs']) {
     symlinkSync(path.join(fx.root, name), path.join(root, name));
   }

@@ -21,6 +21,7 @@ import type { Image, Layer } from '../../src/core/model';
 import { canReadTrustedXattrs } from '../../src/core/opaque';
 import { Store } from '../../src/core/store';
 import { cliJson } from './support/cli';
+import { blobFile, ctrTable as table } from './support/ctr';
 import { projectRoot, whyMissing } from './support/roots';
 
 /** The tags the containerd root was imported from (makeRoots.sh, truth/README.txt). */
@@ -33,15 +34,6 @@ function chainIdsOf(diffIds: string[]): string[] {
   const out: string[] = [];
   for (const d of diffIds) out.push(out.length ? sha256(`${out[out.length - 1]} ${d}`) : d);
   return out;
-}
-
-/** Rows of a `ctr … ls` table split on runs of white space, header dropped. */
-function table(file: string): string[][] {
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .slice(1)
-    .filter((l) => l.trim())
-    .map((l) => l.trim().split(/\s+/));
 }
 
 /** `ctr content ls`: digest → labels (the last tab-separated column, `k=v,k=v`). */
@@ -62,9 +54,6 @@ function contentLabels(file: string): Map<string, Map<string, string>> {
   }
   return out;
 }
-
-const blobFile = (root: string, digest: string) =>
-  path.join(root, 'io.containerd.content.v1.content', 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
 
 function layersOf(store: Store, image: Image): Layer[] {
   return image.layerKeys.map((k) => {
