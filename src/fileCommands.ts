@@ -8,7 +8,8 @@
 import * as vscode from 'vscode';
 import { LayerError } from './core/errors';
 import type { EntryStatus, EntryType } from './core/layerEntry';
-import { resolveMerged, statLayerPath } from './core/layerFiles';
+import { statLayerPath } from './core/layerFiles';
+import { resolveMerged } from './core/mergedPath';
 import type { StepRef, Store } from './core/store';
 import { activeEditorUri, imageByKey, imageName, mergedLayers, stepOfLayer } from './layerTargets';
 import { layerFileUri, mergedFileUri, normalizeEntryPath, parseLayerUri } from './layerUri';

@@ -9,18 +9,17 @@
 import * as vscode from 'vscode';
 import { errorMessage } from './core/errors';
 import { parseFileFilter } from './core/fileFilter';
-import { FileListing, LayerEntryTree } from './core/fileListing';
+import type { FileListing } from './core/fileListing';
 import type { LayerEntry, WalkProblem } from './core/layerEntry';
-import { mergedTree, type MergedEntry } from './core/layerStack';
-import { walkLayer } from './core/layerWalk';
+import type { MergedEntry } from './core/layerStack';
 import type { Store } from './core/store';
 import { Disposable } from './dispose';
 import type { TreeNode } from './imagesTreeProvider';
 import { registerLayerFileDecorations, type FileMark, type LayerFileDecorations } from './layerFileDecorations';
 import { descriptionOf, fileItem, markOfUri, messageOf, moreItem, nodeOf, resolveSubject, subjectTitle, type LayerFilesNode, type Load, type Subject } from './layerFilesItems';
-import { mergedLayers } from './layerTargets';
 import { log, reportErrors } from './log';
 import { registerLayerFilesCommands } from './layerFilesCommands';
+import { mergeLoad, streamLoad, type LoadHooks } from './layerFilesLoad';
 import type { StoreService } from './storeService';
 
 export type { FileNode, LayerFilesNode } from './layerFilesItems';
@@ -34,8 +33,6 @@ const AUTO_EXPAND = 150;
 const NOTIFY_AFTER_MS = 1000;
 /** How often the view is refreshed while a walk streams: more than VS Code's 200 ms debounce of tree refreshes. */
 const TICK_MS = 250;
-/** How long a walk waits, once, for VS Code to take its first rows. */
-const YIELD_MS = 150;
 /** A walk that has no entry yet clears the previous rows after this long. */
 const STALE_MS = 100;
 
@@ -57,6 +54,12 @@ export class LayerFilesTreeProvider extends Disposable implements vscode.TreeDat
   private readonly limits = new Map<string, number>();
   /** A selection made while the view was hidden: listed when it shows. */
   private pending: TreeNode | undefined;
+  /** What a listing's walk or merge calls back into the view. */
+  private readonly hooks: LoadHooks = {
+    prepare: (load, listing) => this.prepare(load, listing),
+    problem: (load, p) => this.problem(load, p),
+    tick: (load) => this.tick(load),
+  };
 
   constructor(private readonly service: StoreService) {
     super();
@@ -204,8 +207,8 @@ export class LayerFilesTreeProvider extends Disposable implements vscode.TreeDat
     void vscode.window.withProgress({ location: { viewId: LAYER_FILES_VIEW } }, () => load.finished);
     const slow = setTimeout(() => this.notify(load), NOTIFY_AFTER_MS);
     try {
-      if (load.merged) await this.merge(store, load);
-      else await this.stream(load);
+      if (load.merged) await mergeLoad(store, load, this.hooks);
+      else await streamLoad(load, this.hooks);
     } catch (err) {
       if (load.controller.signal.aborted) load.cancelled = true;
       else load.error = errorMessage(err);
@@ -225,61 +228,6 @@ export class LayerFilesTreeProvider extends Disposable implements vscode.TreeDat
         log().info(`${load.title}: ${load.entries} entries in ${load.doneMs.toFixed(0)} ms (${how})`);
       }
     }
-  }
-
-  /** A layer's own entries, listed as the walk yields them. */
-  private async stream(load: Load): Promise<void> {
-    const layer = load.subject.layer;
-    const listing = new FileListing<LayerEntry>(new LayerEntryTree());
-    this.prepare(load, listing);
-    if (!layer) return;
-    load.layers = [layer];
-    if (!layer.content) throw new Error(layer.problems.map((p) => p.message).join('; ') || 'the layer has no folder on disk');
-    const walk = walkLayer(layer.content, { signal: load.controller.signal, onProblem: (p) => this.problem(load, p) });
-    let rowsAsked: Promise<unknown> | undefined = new Promise<void>((resolve) => (load.rowsTaken = resolve));
-    for await (const e of walk) {
-      load.firstEntryMs ??= performance.now() - load.started;
-      listing.add(e);
-      load.entries++;
-      this.tick(load);
-      if (rowsAsked && load.firstRefreshMs !== undefined) {
-        // The first rows are announced: leave the event loop to VS Code until it has taken them
-        // (a busy extension host delays its answer by a few hundred ms), at most YIELD_MS.
-        await Promise.race([rowsAsked, new Promise((r) => setTimeout(r, YIELD_MS))]);
-        rowsAsked = undefined;
-      }
-    }
-  }
-
-  /** The merged filesystem as of the step (a container: its image and its read-write layer). */
-  private async merge(store: Store, load: Load): Promise<void> {
-    const s = load.subject;
-    const image = s.image;
-    if (!image) throw new Error(`the image of container ${s.kind === 'container' ? s.container.name : ''} is not in this root: only its own changes can be listed`);
-    // mergedLayers gives them top first.
-    const { contents, steps } = mergedLayers(store, image, s.kind === 'step' ? s.stepIndex : image.steps.length - 1);
-    contents.reverse();
-    steps.reverse();
-    const layers = steps.map((i) => store.layer(image.steps[i].layerKey)!);
-    if (s.kind === 'container') {
-      if (!s.layer?.content) throw new Error(`container ${s.container.name} has no read-write layer on disk`);
-      contents.push(s.layer.content);
-      layers.push(s.layer);
-      steps.push(-1);
-    }
-    load.layers = layers;
-    load.steps = steps;
-    const tree = await mergedTree(contents, {
-      signal: load.controller.signal,
-      onProblem: (_, p) => this.problem(load, p),
-      onProgress: (p) => {
-        load.entries = p.entries;
-        load.progress = `layer ${p.layer + 1} of ${p.layers}`;
-        this.tick(load);
-      },
-    });
-    load.entries = tree.count;
-    this.prepare(load, new FileListing<MergedEntry>(tree));
   }
 
   private prepare(load: Load, listing: FileListing<LayerEntry> | FileListing<MergedEntry>): void {

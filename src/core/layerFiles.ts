@@ -1,6 +1,6 @@
 /**
- * Safe reads of one path inside a layer, and which layer provides a path in
- * an image's merged view. Read-only; never follows a symlink:
+ * Safe reads of one path inside a layer (the merged view over several layers
+ * is mergedPath.ts). Read-only; never follows a symlink:
  *
  * - the path is resolved one segment at a time under the layer's folder with
  *   lstat; a symlink anywhere but at the end stops it (the path "goes through
@@ -12,20 +12,13 @@
  *   the open file must be the very inode that was lstat()ed;
  * - whiteouts (overlay 0/0 character devices, aufs `.wh.` files) are deleted
  *   entries: reading one says the file was deleted in this layer.
- *
- * The merged view follows the walk's rules (lowerUnion.ts): top layer first, a
- * whiteout hides the copies below it, an opaque folder (aufs `.wh..wh..opq`,
- * overlay `trusted.overlay.opaque` read with getfattr) hides the content below
- * it, a non-folder hides everything below its path. A snapshot layer (vfs,
- * btrfs, zfs) holds the whole filesystem: it answers for itself and below.
  */
 import * as fs from 'node:fs';
 import type { EntryType } from './layerEntry';
 import { typeOfDirent, typeOfMode } from './layerEntry';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
-import { AUFS_OPAQUE, AUFS_PREFIX, aufsKind } from './lowerUnion';
+import { AUFS_PREFIX, aufsKind } from './lowerUnion';
 import type { LayerContent } from './model';
-import { OpaqueProbe } from './opaque';
 
 /** Files bigger than this are not read unless the caller allows more. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -82,7 +75,7 @@ export function layerPathSegments(entryPath: string): string[] {
   return segs;
 }
 
-const imagePath = (segs: readonly string[], upTo = segs.length): string => '/' + segs.slice(0, upTo).join('/');
+export const imagePath = (segs: readonly string[], upTo = segs.length): string => '/' + segs.slice(0, upTo).join('/');
 
 /** One layer's answer at a path. */
 type Resolved =
@@ -90,7 +83,7 @@ type Resolved =
   | { readonly kind: 'deleted'; readonly disk: string; readonly st: fs.Stats; readonly depth: number }
   | { readonly kind: 'absent'; readonly depth: number };
 
-async function lstatOrNone(disk: string, segs: readonly string[], depth: number): Promise<fs.Stats | undefined> {
+export async function lstatOrNone(disk: string, segs: readonly string[], depth: number): Promise<fs.Stats | undefined> {
   try {
     return await fs.promises.lstat(disk);
   } catch (err) {
@@ -100,11 +93,11 @@ async function lstatOrNone(disk: string, segs: readonly string[], depth: number)
   }
 }
 
-const isOverlayWhiteout = (c: LayerContent, st: fs.Stats): boolean =>
+export const isOverlayWhiteout = (c: LayerContent, st: fs.Stats): boolean =>
   c.whiteouts === 'overlay' && st.isCharacterDevice() && st.rdev === 0;
 
 /** The layer's folder itself: it must be a real folder. */
-async function layerRoot(c: LayerContent): Promise<fs.Stats> {
+export async function layerRoot(c: LayerContent): Promise<fs.Stats> {
   let st: fs.Stats;
   try {
     st = await fs.promises.lstat(c.dir);
@@ -116,7 +109,7 @@ async function layerRoot(c: LayerContent): Promise<fs.Stats> {
   return st;
 }
 
-function throughSymlink(segs: readonly string[], depth: number, target: string): LayerError {
+export function throughSymlink(segs: readonly string[], depth: number, target: string): LayerError {
   const at = imagePath(segs, depth + 1);
   return new LayerError(
     'not-found',
@@ -125,7 +118,7 @@ function throughSymlink(segs: readonly string[], depth: number, target: string):
   );
 }
 
-async function readlinkOr(disk: string): Promise<string> {
+export async function readlinkOr(disk: string): Promise<string> {
   try {
     return await fs.promises.readlink(disk);
   } catch {
@@ -134,7 +127,7 @@ async function readlinkOr(disk: string): Promise<string> {
 }
 
 /** Resolves `segs` in one layer, segment by segment, passing through no symlink. */
-async function resolveIn(c: LayerContent, segs: readonly string[], signal?: AbortSignal): Promise<Resolved> {
+export async function resolveIn(c: LayerContent, segs: readonly string[], signal?: AbortSignal): Promise<Resolved> {
   const rootSt = await layerRoot(c);
   if (segs.length === 0) return { kind: 'found', disk: c.dir, st: rootSt };
   let dir = c.dir;
@@ -163,7 +156,7 @@ async function resolveIn(c: LayerContent, segs: readonly string[], signal?: Abor
   return { kind: 'absent', depth: segs.length };
 }
 
-function toStat(segs: readonly string[], disk: string, st: fs.Stats, deleted: boolean, target?: string): LayerPathStat {
+export function toStat(segs: readonly string[], disk: string, st: fs.Stats, deleted: boolean, target?: string): LayerPathStat {
   const stat = {
     path: imagePath(segs),
     diskPath: disk,
@@ -274,7 +267,7 @@ export async function listLayerDir(content: LayerContent, entryPath: string, opt
   return (await listOne(content, stat.diskPath, stat.path, 0)).entries;
 }
 
-async function listOne(c: LayerContent, disk: string, at: string, layerIndex: number) {
+export async function listOne(c: LayerContent, disk: string, at: string, layerIndex: number) {
   let dirents: fs.Dirent[];
   try {
     dirents = await fs.promises.readdir(disk, { withFileTypes: true });
@@ -296,140 +289,4 @@ async function listOne(c: LayerContent, disk: string, at: string, layerIndex: nu
     }
   }
   return { entries };
-}
-
-interface MergedHit {
-  readonly layerIndex: number;
-  readonly disk: string;
-  readonly st: fs.Stats;
-}
-
-/**
- * The layers that hold `segs` in the merged view, top first: the first only,
- * or (`all`, for a folder listing) every folder copy down to the first that
- * hides the rest.
- */
-async function locateMerged(layers: readonly LayerContent[], segs: readonly string[], all: boolean, signal?: AbortSignal): Promise<MergedHit[]> {
-  const hits: MergedHit[] = [];
-  /** Type of the topmost entry at each ancestor depth. */
-  const topType: (EntryType | undefined)[] = [];
-  for (let i = 0; i < layers.length; i++) {
-    const c = layers[i];
-    const last = i === layers.length - 1;
-    if (c.form === 'snapshot') {
-      const r = await resolveIn(c, segs, signal);
-      if (r.kind === 'found' && (hits.length === 0 || r.st.isDirectory())) hits.push({ layerIndex: i, disk: r.disk, st: r.st });
-      return hits;
-    }
-    await layerRoot(c);
-    let dir = c.dir;
-    const dirs = [c.dir];
-    let cut = false;
-    for (let k = 0; k <= segs.length; k++) {
-      throwIfAborted(signal);
-      if (k === segs.length) {
-        // segs is empty (the root): the layer's folder itself.
-        if (hits.length === 0 || all) hits.push({ layerIndex: i, disk: c.dir, st: await layerRoot(c) });
-        if (!all) return hits;
-        break;
-      }
-      const name = segs[k];
-      if (c.whiteouts === 'aufs' && aufsKind(name) !== 'content') return hits; // bookkeeping is never visible
-      const disk = dir + '/' + name;
-      const st = await lstatOrNone(disk, segs, k);
-      if (c.whiteouts === 'aufs' && !last && (await lstatOrNone(dir + '/' + AUFS_PREFIX + name, segs, k))) {
-        if (!st) return hits; // deleted here: hidden below
-        cut = true; // an entry and its whiteout in one layer: the entry shows, lower copies do not
-      }
-      if (!st) break;
-      if (isOverlayWhiteout(c, st)) return hits;
-      const type = typeOfMode(st.mode);
-      if (k === segs.length - 1) {
-        if (hits.length > 0 && type !== 'dir') return hits; // a lower non-folder under a folder: hidden
-        hits.push({ layerIndex: i, disk, st });
-        if (!all || type !== 'dir') return hits;
-        dirs.push(disk);
-        break;
-      }
-      if (topType[k] === undefined) {
-        topType[k] = type;
-        if (type === 'symlink') throw throughSymlink(segs, k, await readlinkOr(disk));
-        if (type !== 'dir') return hits;
-      } else if (type !== 'dir') {
-        return hits; // a folder above hides this non-folder and all below
-      }
-      dirs.push(disk);
-      dir = disk;
-    }
-    if (last || cut || (await anyOpaque(c, dirs, signal))) return hits;
-  }
-  return hits;
-}
-
-async function anyOpaque(c: LayerContent, dirs: readonly string[], signal?: AbortSignal): Promise<boolean> {
-  if (c.whiteouts === 'aufs') {
-    for (const d of dirs) if (await fs.promises.lstat(d + '/' + AUFS_OPAQUE).then(() => true, () => false)) return true;
-    return false;
-  }
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  signal?.addEventListener('abort', stop, { once: true });
-  try {
-    // Unknown (no getfattr, no right to read trusted.* xattrs) counts as not opaque.
-    const answers = await new OpaqueProbe(c.dir, controller.signal, () => undefined).ask(dirs);
-    return [...answers.values()].some((a) => a === true);
-  } finally {
-    signal?.removeEventListener('abort', stop);
-  }
-}
-
-/** moby's statDifferent: the same entry in two snapshots. */
-function sameEntry(a: fs.Stats, b: fs.Stats): boolean {
-  if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.rdev !== b.rdev) return false;
-  return a.isDirectory() || (a.size === b.size && Math.floor(a.mtimeMs) === Math.floor(b.mtimeMs));
-}
-
-/**
- * Which layer provides `entryPath` in the merged view of `layers` (top first),
- * with its stat; undefined when the path does not exist there (never existed,
- * deleted by a whiteout, hidden by an opaque folder or a non-folder above).
- * In a stack of snapshots, the lowest layer whose copy is unchanged up to the
- * top is the one that provides it. Throws when the visible path goes through
- * a symlink.
- */
-export async function resolveMerged(
-  layers: readonly LayerContent[],
-  entryPath: string,
-  options: { signal?: AbortSignal } = {},
-): Promise<{ layerIndex: number; stat: LayerPathStat } | undefined> {
-  const segs = layerPathSegments(entryPath);
-  const [hit] = await locateMerged(layers, segs, false, options.signal);
-  if (!hit) return undefined;
-  let { layerIndex, disk, st } = hit;
-  while (layers[layerIndex].form === 'snapshot' && layerIndex + 1 < layers.length && layers[layerIndex + 1].form === 'snapshot') {
-    const r = await resolveIn(layers[layerIndex + 1], segs, options.signal).catch(() => undefined);
-    if (r?.kind !== 'found' || !sameEntry(r.st, st)) break;
-    if (st.isSymbolicLink() && (await readlinkOr(r.disk)) !== (await readlinkOr(disk))) break;
-    ({ disk, st } = r);
-    layerIndex++;
-  }
-  const target = st.isSymbolicLink() ? await readlinkOr(disk) : undefined;
-  return { layerIndex, stat: toStat(segs, disk, st, false, target) };
-}
-
-/** The merged view's listing of a folder: each visible name once, with the layer it comes from. */
-export async function listMergedDir(layers: readonly LayerContent[], entryPath: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
-  const segs = layerPathSegments(entryPath);
-  const hits = await locateMerged(layers, segs, true, options.signal);
-  if (hits.length === 0) throw new LayerError('not-found', `${imagePath(segs)} does not exist in the merged view`, imagePath(segs));
-  if (!hits[0].st.isDirectory()) throw new LayerError('not-found', `${imagePath(segs)} is not a folder`, imagePath(segs));
-  const seen = new Map<string, DirEntry>();
-  const hidden = new Set<string>();
-  for (const hit of hits) {
-    const { entries } = await listOne(layers[hit.layerIndex], hit.disk, imagePath(segs), hit.layerIndex);
-    for (const e of entries) if (!e.deleted && !seen.has(e.name) && !hidden.has(e.name)) seen.set(e.name, { name: e.name, type: e.type, layerIndex: e.layerIndex });
-    // A layer's whiteouts hide the layers below it, not its own entries.
-    for (const e of entries) if (e.deleted) hidden.add(e.name);
-  }
-  return [...seen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

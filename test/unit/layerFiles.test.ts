@@ -10,12 +10,11 @@ import { LayerError } from '../../src/core/errors';
 import {
   layerPathSegments,
   listLayerDir,
-  listMergedDir,
   readLayerFile,
-  resolveMerged,
   statLayerPath,
   type LayerFileContent,
 } from '../../src/core/layerFiles';
+import { listMergedDir, resolveMerged } from '../../src/core/mergedPath';
 import type { Image, LayerContent } from '../../src/core/model';
 import { Store } from '../../src/core/store';
 import { build, diffContent, hasTool, isRoot } from './support/layers';
