@@ -13,6 +13,17 @@ const require = createRequire(import.meta.url);
 const { ensureSampleRoot } = require(path.join(REPO, 'dist-test', 'sampleRoot.js'));
 const out = (name) => path.join(REPO, 'docs', 'images', name);
 
+/** Drags the side bar's edge so it is `width` pixels wide: sizes and ages are not cut off. */
+async function widenSideBar(page, width) {
+  const bar = await page.locator('.part.sidebar').boundingBox();
+  if (!bar) return;
+  const y = bar.y + bar.height / 2;
+  await page.mouse.move(bar.x + bar.width, y);
+  await page.mouse.down();
+  await page.mouse.move(bar.x + width, y, { steps: 8 });
+  await page.mouse.up();
+}
+
 const wanted = process.argv.slice(2);
 const want = (name) => wanted.length === 0 || wanted.includes(name);
 
@@ -20,15 +31,7 @@ const sample = await ensureSampleRoot(path.join(REPO, 'media', 'sample-root.tar.
 
 if (want('tree')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
   await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
-  // Widen the side bar so sizes and ages are not cut off.
-  const bar = await page.locator('.part.sidebar').boundingBox();
-  if (bar) {
-    const y = bar.y + bar.height / 2;
-    await page.mouse.move(bar.x + bar.width, y);
-    await page.mouse.down();
-    await page.mouse.move(bar.x + 720, y, { steps: 8 });
-    await page.mouse.up();
-  }
+  await widenSideBar(page, 720);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/app:1.0' }).first().waitFor({ timeout: 30_000 });
   await rows.filter({ hasText: 'sample/app:1.0' }).first().click();
@@ -99,14 +102,7 @@ if (want('compare')) await withWorkbench({ settings: { 'dockerLayers.roots': [sa
 // selects it (the files follow the selection) and opens its JSON, which the picture leaves out.
 if (want('layer-files')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
   await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
-  const bar = await page.locator('.part.sidebar').boundingBox();
-  if (bar) {
-    const y = bar.y + bar.height / 2;
-    await page.mouse.move(bar.x + bar.width, y);
-    await page.mouse.down();
-    await page.mouse.move(bar.x + 640, y, { steps: 8 });
-    await page.mouse.up();
-  }
+  await widenSideBar(page, 640);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/base:1' }).first().waitFor({ timeout: 30_000 });
   await rows.filter({ hasText: 'sample/base:1' }).first().click();
