@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { cliJson, runCli } from './support/cli';
+import { fingerprint } from './support/fingerprint';
 import { projectRoot, sharedRoot, whyMissing } from './support/roots';
 
 const repo = path.resolve(__dirname, '..', '..', '..');
@@ -95,19 +95,6 @@ test('ids resolve by unique prefix and by tag; unknown and ambiguous refs exit 1
   const out = await runCli([...root, 'json', `${tagged.tags[0]}@${steps.length}`]);
   assert.equal(out.code, 1);
 });
-
-/** Every path's type, size, mode, mtime, link target and file bytes' hash. */
-function fingerprint(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    h.update(`${path.relative(dir, p)}\0${st.mode}\0${st.size}\0${st.mtimeMs}\0${st.uid}:${st.gid}\0`);
-    if (st.isSymbolicLink()) h.update(readlinkSync(p));
-    else if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(path.join(p, n));
-  };
-  walk(dir);
-  return h.digest('hex');
-}
 
 test('reading a root with every command changes nothing in it', async (t) => {
   const r = projectRoot('overlay2') ?? sharedRoot('docker20-overlay2');

@@ -7,26 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { cliJson, runCli } from './support/cli';
+import { fingerprint } from './support/fingerprint';
 import { projectRoot, whyMissing } from './support/roots';
-
-function fingerprint(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    h.update(`${path.relative(dir, p)}\0${st.mode}\0${st.size}\0${st.mtimeMs}\0`);
-    if (st.isSymbolicLink()) h.update(readlinkSync(p));
-    else if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(path.join(p, n));
-    else if (st.isFile()) h.update(readFileSync(p));
-  };
-  walk(dir);
-  return h.digest('hex');
-}
 
 test('a canary outside the root, linked from a layer in every way, never appears in any output', async (t) => {
   const source = projectRoot('overlay2');
