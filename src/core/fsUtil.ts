@@ -61,21 +61,30 @@ const sharedBuf = Buffer.allocUnsafeSlow(64 * 1024);
  * buffer of its own. Maps fs errors to LayerError.
  */
 export function readBytesShared(file: string): Buffer {
+  const length = readOnceInto(file, sharedBuf, false)!;
+  return length < sharedBuf.length ? sharedBuf.subarray(0, length) : readBytesSync(file);
+}
+
+/**
+ * open + one read into `buf` + close; the byte count read. A missing file is
+ * undefined when `missingOk`, otherwise a LayerError like every other failure.
+ */
+function readOnceInto(file: string, buf: Buffer, missingOk: boolean): number | undefined {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (missingOk && (code === 'ENOENT' || code === 'ENOTDIR')) return undefined;
     throw fromFsError(err, file);
   }
-  let length: number;
   try {
-    length = readSync(fd, sharedBuf, 0, sharedBuf.length, null);
+    return readSync(fd, buf, 0, buf.length, null);
   } catch (err) {
     throw fromFsError(err, file);
   } finally {
     closeSync(fd);
   }
-  return length < sharedBuf.length ? sharedBuf.subarray(0, length) : readBytesSync(file);
 }
 
 /** One buffer for every small synchronous read (they cannot overlap: they are synchronous). */
@@ -88,22 +97,8 @@ const smallBuf = Buffer.allocUnsafe(4096);
  * none is spent to see 0 bytes; a file that fills the buffer is read again whole.
  */
 export function readOptionalSync(file: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw fromFsError(err, file);
-  }
-  let length: number;
-  try {
-    length = readSync(fd, smallBuf, 0, smallBuf.length, null);
-  } catch (err) {
-    throw fromFsError(err, file);
-  } finally {
-    closeSync(fd);
-  }
+  const length = readOnceInto(file, smallBuf, true);
+  if (length === undefined) return undefined;
   return length < smallBuf.length ? smallBuf.toString('utf8', 0, length).trim() : readTextSync(file).trim();
 }
 

@@ -25,7 +25,7 @@ import type {
 import { hostPlatform, readJsonBlob, resolveManifest } from './containerdContent';
 import { META_DB, readNamespace, type ContainerRecord, type ImageRecord, type NamespaceMeta } from './containerdMeta';
 import { SnapshotIndex } from './containerdSnapshots';
-import { alignSteps, chainIds, v1CompatDocument, type ImageConfig } from './imageConfig';
+import { alignSteps, chainIds, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
 
 export { detectContainerd } from './containerdMeta';
 
@@ -180,20 +180,7 @@ export class ContainerdReader implements LayoutReader {
     } catch (err) {
       if (err instanceof LayerError && err.code === 'cancelled') throw err;
       problems.push(toProblem(err, subject));
-      const id = records[0].target.digest;
-      return {
-        key: `${source.key}/${id}`,
-        id,
-        source,
-        tags,
-        digests,
-        created: records[0].createdAt,
-        size: 0,
-        platform: {},
-        steps: [],
-        layerKeys: [],
-        problems,
-      };
+      return unreadableImage(source, records[0].target.digest, { tags, digests }, problems, records[0].createdAt);
     }
   }
 

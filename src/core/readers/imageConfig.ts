@@ -4,7 +4,7 @@
  * document of a step that has no image config of its own.
  */
 import * as crypto from 'node:crypto';
-import type { Image, Layer, LayerDocument, Step } from '../model';
+import type { Image, Layer, LayerDocument, Problem, Source, Step } from '../model';
 import { v1CompatText } from '../v1compat';
 
 export interface HistoryEntry {
@@ -81,4 +81,27 @@ export function v1CompatDocument(image: Image, config: ImageConfig, stepIndex: n
       .pop();
   const text = v1CompatText(config, stepIndex, idOf(stepIndex), stepIndex > 0 ? idOf(stepIndex - 1) : undefined);
   return { kind: 'v1-compat', text, imageId: image.id, stepIndex };
+}
+
+/** An image whose config could not be read: listed with its names and the problem, no steps. */
+export function unreadableImage(
+  source: Source,
+  id: string,
+  names: { tags: string[]; digests: string[] } | undefined,
+  problems: Problem[],
+  created?: string,
+): Image {
+  return {
+    key: `${source.key}/${id}`,
+    id,
+    source,
+    tags: names?.tags ?? [],
+    digests: names?.digests ?? [],
+    created,
+    size: 0,
+    platform: {},
+    steps: [],
+    layerKeys: [],
+    problems,
+  };
 }

@@ -9,7 +9,7 @@ import { LayerError, throwIfAborted, toProblem } from '../errors';
 import { isHex64, listDir, parseJson, readJson, readText } from '../fsUtil';
 import type { Image, Layer, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { readContainers } from './containers';
-import { alignSteps, v1CompatDocument, type ImageConfig } from './imageConfig';
+import { alignSteps, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
 import { ChainTree, isLayerDir, readImage, readLayer, type LoadContext, type ReadImage } from './imageDbEntries';
 import { FilesWorker, LayerdbFiles, layerdbFilesOptions } from './layerdbFiles';
 
@@ -146,7 +146,7 @@ export class ImageDbReader implements LayoutReader {
   private makeImage(r: ReadImage, t: { tags: string[]; digests: string[] } | undefined, ctx: LoadContext): Image {
     const { source } = this;
     const imageProblems = r.problems;
-    if (r.broken || !r.config) return this.brokenImage(r.id, t, imageProblems);
+    if (r.broken || !r.config) return unreadableImage(this.source, r.id, t, imageProblems);
     const { config, chain } = r;
     const layerList: Layer[] = [];
     const layerKeys: string[] = [];
@@ -210,21 +210,6 @@ export class ImageDbReader implements LayoutReader {
       e.digests.sort();
     }
     return out;
-  }
-
-  private brokenImage(id: string, t: { tags: string[]; digests: string[] } | undefined, problems: Problem[]): Image {
-    return {
-      key: `${this.source.key}/${id}`,
-      id,
-      source: this.source,
-      tags: t?.tags ?? [],
-      digests: t?.digests ?? [],
-      size: 0,
-      platform: {},
-      steps: [],
-      layerKeys: [],
-      problems,
-    };
   }
 
   async document(image: Image, stepIndex: number): Promise<LayerDocument> {
