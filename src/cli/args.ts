@@ -15,6 +15,25 @@ export interface CliArgs {
   noTrunc: boolean;
   help: boolean;
   version: boolean;
+  /** Values of the options in VALUE_OPTIONS, by name without dashes (`--ignore A --ignore B` → ignore: [A, B]). */
+  values: Record<string, string[]>;
+  /** The options in FLAG_OPTIONS that were given, by name without dashes. */
+  flags: Set<string>;
+}
+
+/**
+ * Options that take a value (`--name VALUE` or `--name=VALUE`), repeatable.
+ * Each command says in USAGE which ones it reads.
+ */
+export const VALUE_OPTIONS = new Set<string>([]);
+
+/** Boolean options beyond the common ones. */
+export const FLAG_OPTIONS = new Set<string>([]);
+
+/** The last value given for `--name`, or undefined. */
+export function optionValue(args: CliArgs, name: string): string | undefined {
+  const list = args.values[name];
+  return list?.[list.length - 1];
 }
 
 export const USAGE = `Usage: docker-layers [--root DIR]... [--json] COMMAND [ARGS]
@@ -44,7 +63,10 @@ Options:
 Exit status: 0 success, 1 not found or ambiguous, 2 unreadable root or bad arguments.`;
 
 export function parseArgs(argv: readonly string[]): CliArgs {
-  const out: CliArgs = { positional: [], roots: [], rootsGiven: false, json: false, all: false, noTrunc: false, help: false, version: false };
+  const out: CliArgs = {
+    positional: [], roots: [], rootsGiven: false, json: false, all: false, noTrunc: false, help: false, version: false,
+    values: {}, flags: new Set(),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--root' || a.startsWith('--root=')) {
@@ -57,6 +79,12 @@ export function parseArgs(argv: readonly string[]): CliArgs {
     else if (a === '--no-trunc') out.noTrunc = true;
     else if (a === '-h' || a === '--help') out.help = true;
     else if (a === '--version') out.version = true;
+    else if (a.startsWith('--') && VALUE_OPTIONS.has(a.slice(2).split('=')[0])) {
+      const name = a.slice(2).split('=')[0];
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+      (out.values[name] ??= []).push(value);
+    } else if (a.startsWith('--') && FLAG_OPTIONS.has(a.slice(2))) out.flags.add(a.slice(2));
     else if (a === '--') out.positional.push(...argv.slice(i + 1)), (i = argv.length);
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a}`);
     else if (!out.command) out.command = a;
