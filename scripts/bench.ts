@@ -13,6 +13,9 @@
  *   4. peak RSS (maxRSS) at the end                            ≤ 200 MB
  *   5. merged view: mergedTree over the big layer's whole stack
  *      vs walking that layer alone, medians of 3                ≤ 1.5×
+ *   6. compare: bench/biglayer vs bench/biglayer-twin (100,000 files each, a
+ *      few changed, removed, added; every same-size file read on both sides)
+ *      vs walking both top layers, medians of 3                 ≤ 2×
  * Prints a table and one `BENCH {…}` JSON line. Exits 0 even on a MISS
  * (it reports) unless --strict; exits 1 when the bench itself cannot run.
  *
@@ -27,14 +30,18 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { compareFiles, resolveComparison, type CompareResult } from '../src/core/compare';
 import { diffJson } from '../src/core/jsonDiff';
 import { mergedTree } from '../src/core/layerStack';
 import { walkLayer } from '../src/core/layerWalk';
 import type { LayerContent } from '../src/core/model';
 import { Store } from '../src/core/store';
+import { benchFindPath } from './benchFindPath';
+import { benchPathHistory } from './benchPathHistory';
+import { benchEfficiency } from './benchEfficiency';
 import { makeSyntheticRoot, type SyntheticRoot } from './makeSyntheticRoot';
 
-const TARGETS = { loadMs: 300, first1000Ms: 100, walkVsFind: 1.5, diffMs: 50, rssMb: 200, generateS: 30, mergedVsWalk: 1.5 } as const;
+const TARGETS = { loadMs: 300, first1000Ms: 100, walkVsFind: 1.5, diffMs: 50, rssMb: 200, generateS: 30, mergedVsWalk: 1.5, compareVsWalk: 2 } as const;
 const EXPECT = { images: 2000, minLayers: 10_000 } as const;
 
 interface Args {
@@ -290,6 +297,16 @@ async function bench(args: Args): Promise<number> {
     const aloneMs = median(aloneRuns);
     const mergeRatio = mergeMs / aloneMs;
 
+    // 6. Compare the big image with its twin (another 100,000-file layer; mtimes left out) vs walking both layers.
+    const compared = await benchCompare(store, made, layer.content);
+    // 7. A path search over every layer (core/findPath.ts) vs `find` over every layer folder.
+    const found = await benchFindPath(store, gc);
+    // 8. The history of the big layer's last path over its stack vs walking the big layer alone.
+    const history = await benchPathHistory(stack, layer.content, gc);
+    // 9. dive's efficiency of the big layer's stack vs walking the big layer alone.
+    const efficient = await benchEfficiency(stack, layer.content, gc);
+    rssAfter.compare = maxRssMb();
+
     // 4. Peak RSS of this process (the generator ran in a child).
     rssAfter.diff = maxRssMb();
     const rssMb = maxRssMb();
@@ -302,6 +319,10 @@ async function bench(args: Args): Promise<number> {
       { metric: 'walk stat:true: full / find %s', measured: `${statWalkRatio.toFixed(2)}×`, target: 'reference', pass: undefined, detail: `walk ${ms(fullMs)} (runs ${runsText(walks.map((w) => w.fullMs))} ms); find -printf %s ${ms(statFindMs)} (runs ${runsText(statFinds)} ms)` },
       { metric: 'parent diff (diffJson)', measured: ms(diffMs), target: `≤ ${TARGETS.diffMs} ms`, pass: diffMs <= TARGETS.diffMs, detail: `runs ${runsText(diffRuns)} ms (CPU ${ms(median(diffCpu))}); ${changes} changes; ${(childText.length / 1e6).toFixed(2)} MB child` },
       { metric: 'merged view / walk alone', measured: `${mergeRatio.toFixed(2)}×`, target: `≤ ${TARGETS.mergedVsWalk}×`, pass: mergeRatio <= TARGETS.mergedVsWalk, detail: `merged ${ms(mergeMs)} (runs ${runsText(mergeRuns)} ms; ${stack.length} layers, ${mergedEntries} entries, tree ${mergedHeapMb.toFixed(1)} MB of heap); walk alone ${ms(aloneMs)} (runs ${runsText(aloneRuns)} ms)` },
+      compared.row,
+      ...found.rows,
+      ...history.rows,
+      ...efficient.rows,
       { metric: 'peak RSS (maxRSS)', measured: `${rssMb.toFixed(1)} MB`, target: `≤ ${TARGETS.rssMb} MB`, pass: rssMb <= TARGETS.rssMb, detail: `peak after load ${rssAfter.load.toFixed(0)}, walk ${rssAfter.walk.toFixed(0)}, diff ${rssAfter.diff.toFixed(0)} MB (this process; the root was made in a child)` },
     ];
     console.log('');
@@ -356,6 +377,10 @@ async function bench(args: Args): Promise<number> {
       },
       diff: { medianMs: round(diffMs), runsMs: diffRuns.map(round), cpuMedianMs: round(median(diffCpu)), changes, childBytes: made.bigConfig.bytes, parentBytes: made.bigConfig.parentBytes, targetMs: TARGETS.diffMs, pass: diffMs <= TARGETS.diffMs },
       merged: { layers: stack.length, entries: mergedEntries, heapMb: round(mergedHeapMb), medianMs: round(mergeMs), runsMs: mergeRuns.map(round), walkAloneMs: round(aloneMs), walkAloneRunsMs: aloneRuns.map(round), ratio: round(mergeRatio), ratioTarget: TARGETS.mergedVsWalk, pass: mergeRatio <= TARGETS.mergedVsWalk },
+      compare: compared.json,
+      findPath: found.json,
+      pathHistory: history.json,
+      efficiency: efficient.json,
       rss: { maxMb: round(rssMb), afterMb: Object.fromEntries(Object.entries(rssAfter).map(([k, v]) => [k, round(v)])), targetMb: TARGETS.rssMb, pass: rssMb <= TARGETS.rssMb },
       misses,
     };
@@ -384,3 +409,44 @@ main().then(
     process.exit(1);
   },
 );
+
+/**
+ * The compare figure: bench/biglayer against bench/biglayer-twin (each 100,000
+ * files; the twin's changes known by construction, checked here), medians of 3,
+ * against walking both top layers (stat: true, as compare walks them).
+ */
+async function benchCompare(store: Store, made: SyntheticRoot, big: LayerContent) {
+  const twin = store.findImage(made.bigTwin.ref);
+  const twinContent = store.layer(twin.layerKeys[twin.layerKeys.length - 1])?.content;
+  if (!twinContent) throw new Error(`${made.bigTwin.ref}: its top layer has no content`);
+  const { a, b } = resolveComparison(store, made.bigLayer.ref, made.bigTwin.ref);
+  const compareRuns: number[] = [];
+  const walkRuns: number[] = [];
+  let result: CompareResult | undefined;
+  for (let i = 0; i < 3; i++) {
+    result = undefined;
+    gc();
+    walkRuns.push((await walkOnce(big)).fullMs + (await walkOnce(twinContent)).fullMs);
+    gc();
+    const t0 = performance.now();
+    result = await compareFiles(a, b, { ignoreMtime: true, signal: new AbortController().signal });
+    compareRuns.push(performance.now() - t0);
+  }
+  const count = (k: string) => result!.changes.filter((c) => c.change === k).length;
+  const found = { changed: count('changed'), removed: count('removed'), added: count('added') };
+  const want = { changed: made.bigTwin.changed, removed: made.bigTwin.removed, added: made.bigTwin.added };
+  if (JSON.stringify(found) !== JSON.stringify(want)) console.log(`warning: compare found ${JSON.stringify(found)}, the twin was made with ${JSON.stringify(want)}`);
+  const [compareMs, walkMs] = [median(compareRuns), median(walkRuns)];
+  const ratio = compareMs / walkMs;
+  const pass = ratio <= TARGETS.compareVsWalk;
+  const row: Row = {
+    metric: 'compare two 100,000-file images / walk both',
+    measured: `${ratio.toFixed(2)}×`,
+    target: `≤ ${TARGETS.compareVsWalk}×`,
+    pass,
+    detail: `compare ${ms(compareMs)} (runs ${runsText(compareRuns)} ms; ${found.changed} changed, ${found.removed} removed, ${found.added} added; ${result!.contentCompared} files compared byte by byte; ${result!.sharedLayers} shared layers); walk both ${ms(walkMs)} (runs ${runsText(walkRuns)} ms)`,
+  };
+  const round = (x: number) => Math.round(x * 10) / 10;
+  const json = { medianMs: round(compareMs), runsMs: compareRuns.map(round), walkBothMs: round(walkMs), ...found, contentCompared: result!.contentCompared, ratio: round(ratio), ratioTarget: TARGETS.compareVsWalk, pass };
+  return { row, json };
+}

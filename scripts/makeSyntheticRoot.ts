@@ -54,6 +54,8 @@ export interface SyntheticRoot {
     entries: number;
   };
   bigConfig: { ref: string; id: string; bytes: number; parentId: string; parentBytes: number };
+  /** The big layer's twin (for the compare bench): the same files in another image's top layer, but `changed` (same size, other bytes), `removed` and `added` files. */
+  bigTwin: { ref: string; dir: string; changed: number; removed: number; added: number };
   generateMs: number;
 }
 
@@ -191,6 +193,7 @@ export async function makeSyntheticRoot(root: string, options: SyntheticRootOpti
   const PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
   let bigLayer: GenLayer | undefined;
+  let bigTwin: GenLayer | undefined;
   let bigLower: GenLayer | undefined;
   let bigConfigChild: GenImage | undefined;
   let bigConfigParent: GenImage | undefined;
@@ -242,11 +245,16 @@ export async function makeSyntheticRoot(root: string, options: SyntheticRootOpti
         addImage(configText(base), ['bench/biglayer:latest', `${repo}:v${j}`]);
         continue;
       }
+      if (i === 1) {
+        bigTwin = own[own.length - 1];
+        addImage(configText(base), ['bench/biglayer-twin:latest', `${repo}:v${j}`]);
+        continue;
+      }
       const digests = j === 0 ? [`${repo}@sha256:${sha256('manifest ' + i)}`] : [];
       addImage(configText(base), j % 4 === 0 ? [`${repo}:v${j}`, `${repo}:latest`] : [`${repo}:v${j}`], digests);
     }
   }
-  if (!bigLayer || !bigLower || !bigConfigChild || !bigConfigParent) throw new Error('makeSyntheticRoot: needs at least 1 chain of 2+ images');
+  if (!bigLayer || !bigLower || !bigTwin || !bigConfigChild || !bigConfigParent) throw new Error('makeSyntheticRoot: needs at least 1 chain of 2+ images');
 
   // ---- 2. The big layer's tree (10 × 10 × 10 leaf folders).
   const bigDir = path.join(ov, bigLayer.cacheId, 'diff');
@@ -256,6 +264,13 @@ export async function makeSyntheticRoot(root: string, options: SyntheticRootOpti
   const dirCount = 2 + 10 + 100 + 1000; // usr, usr/lib, a*, a*/b*, a*/b*/c*
   const perDir = Math.ceil(bigFiles / leafDirs.length);
   const fileBody = (n: number) => Buffer.alloc(n % 257, 0x61 + (n % 26));
+  // The twin: every 1,000th file gone, every 100th (not empty) rewritten in capitals, one new file in each of 100 folders.
+  const twinDir = path.join(ov, bigTwin.cacheId, 'diff');
+  const twinGone = (n: number) => n % 1000 === 999;
+  const twinChanged = (n: number) => n % 100 === 0 && n % 257 !== 0 && !twinGone(n);
+  const twinAdded = leafDirs.slice(0, 100).map((d) => `${d}/g-new`);
+  let twinChangedCount = 0;
+  for (let n = 0; n < bigFiles; n++) if (twinChanged(n)) twinChangedCount++;
   const symlinks = Array.from({ length: 50 }, (_, k) => ({ at: `${leafDirs[k * 19]}/link-${k}`, to: `f${pad(k, 4)}` }));
   const whiteouts = isRoot ? Array.from({ length: 20 }, (_, k) => `${leafDirs[k]}/gone-${k}`) : [];
   const opaque = isRoot ? [leafDirs[999]] : [];
@@ -282,6 +297,7 @@ export async function makeSyntheticRoot(root: string, options: SyntheticRootOpti
   await runAll(
     (function* (): Generator<Task> {
       for (const d of leafDirs) yield () => fsp.mkdir(path.join(bigDir, d), { recursive: true });
+      for (const d of leafDirs) yield () => fsp.mkdir(path.join(twinDir, d), { recursive: true });
       for (const d of [...modified, ...whiteouts, ...opaque.map((o) => `${o}/hidden`)].map((p) => path.dirname(p))) {
         yield () => fsp.mkdir(path.join(lowerDir, d), { recursive: true });
       }
@@ -311,6 +327,13 @@ export async function makeSyntheticRoot(root: string, options: SyntheticRootOpti
       yield w(path.join(bigDir, leafDirs[Math.floor(n / perDir)], `f${pad(n % perDir, 4)}`), fileBody(n));
     }
     for (const s of symlinks) yield () => fsp.symlink(s.to, path.join(bigDir, s.at));
+    for (let n = 0; n < bigFiles; n++) {
+      if (twinGone(n)) continue;
+      const body = twinChanged(n) ? Buffer.alloc(n % 257, 0x41 + (n % 26)) : fileBody(n);
+      yield w(path.join(twinDir, leafDirs[Math.floor(n / perDir)], `f${pad(n % perDir, 4)}`), body);
+    }
+    for (const s of symlinks) yield () => fsp.symlink(s.to, path.join(twinDir, s.at));
+    for (const f of twinAdded) yield w(path.join(twinDir, f), 'new\n');
     for (const f of [...modified, ...whiteouts, ...opaque.map((o) => `${o}/hidden`)]) yield w(path.join(lowerDir, f), 'old\n');
   };
   await runAll(files(), limit);
@@ -350,6 +373,13 @@ export async function makeSyntheticRoot(root: string, options: SyntheticRootOpti
       bytes: Buffer.byteLength(bigConfigChild.text),
       parentId: bigConfigParent.id,
       parentBytes: Buffer.byteLength(bigConfigParent.text),
+    },
+    bigTwin: {
+      ref: 'bench/biglayer-twin:latest',
+      dir: twinDir,
+      changed: twinChangedCount,
+      removed: Array.from({ length: bigFiles }, (_, n) => n).filter(twinGone).length,
+      added: twinAdded.length,
     },
     generateMs: performance.now() - t0,
   };

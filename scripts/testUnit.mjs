@@ -15,5 +15,9 @@ function step(cmd, args) {
 for (const script of ['test/fixtures/extractShared.sh', 'test/fixtures/makeRoots.sh']) {
   if (existsSync(script)) step('bash', [script]);
 }
+// The corpus of broken and hostile roots, made from the roots above (cached in .cache/hostile).
+if (existsSync('test/fixtures/makeHostile.mjs') && process.getuid?.() === 0) {
+  step(process.execPath, ['test/fixtures/makeHostile.mjs', '.cache/hostile']);
+}
 const files = process.argv.slice(2);
 step(process.execPath, ['--test', '--test-reporter=spec', ...(files.length ? files : ['out/test/unit/'])]);

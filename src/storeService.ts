@@ -7,7 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { errorMessage } from './core/errors';
+import { errorMessage, type ErrorCode } from './core/errors';
 import type { Source } from './core/model';
 import { Store, rootsState, type RootStatus, type RootsState } from './core/store';
 import { Disposable } from './dispose';
@@ -147,6 +147,28 @@ export class StoreService extends Disposable {
   }
 }
 
+const CAUSES: Partial<Record<ErrorCode, string>> = {
+  'permission-denied': 'permission denied',
+  'not-found': 'does not exist',
+  'not-a-root': 'not a Docker root',
+};
+
+/**
+ * When no root can be read: each root and why, in a few words for the usual
+ * causes (`/var/lib/docker: permission denied · /var/lib/containerd: does not
+ * exist`), else the error itself, which names the file (a corrupt meta.db);
+ * undefined when some root was read (the tree then shows the failed ones).
+ */
+export function unreadableRoots(store: Store): string | undefined {
+  if (store.roots.length === 0 || store.roots.some((r) => !r.error)) return undefined;
+  return store.roots
+    .map((r) => {
+      const cause = CAUSES[r.error!.code];
+      return cause ? `${r.root}: ${cause}` : r.error!.message.includes(r.root) ? r.error!.message : `${r.root}: ${r.error!.message}`;
+    })
+    .join(' · ');
+}
+
 function watchedDirs(s: Source): string[] {
   switch (s.kind) {
     case 'image-db':
@@ -155,5 +177,7 @@ function watchedDirs(s: Source): string[] {
       return [s.dir, s.root];
     case 'containerd':
       return [path.join(s.dir, 'io.containerd.metadata.v1.bolt')];
+    case 'archive':
+      return []; // an archive is read as it was opened; it is not watched
   }
 }

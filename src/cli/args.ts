@@ -25,10 +25,10 @@ export interface CliArgs {
  * Options that take a value (`--name VALUE` or `--name=VALUE`), repeatable.
  * Each command says in USAGE which ones it reads.
  */
-export const VALUE_OPTIONS = new Set<string>([]);
+export const VALUE_OPTIONS = new Set<string>(['ignore', 'lowest-efficiency', 'highest-wasted-bytes', 'highest-user-wasted-percent', 'image', 'sha256']);
 
 /** Boolean options beyond the common ones. */
-export const FLAG_OPTIONS = new Set<string>([]);
+export const FLAG_OPTIONS = new Set<string>(['merged', 'ignore-mtime', 'dry-run', 'xattrs']);
 
 /** The last value given for `--name`, or undefined. */
 export function optionValue(args: CliArgs, name: string): string | undefined {
@@ -41,12 +41,26 @@ export const USAGE = `Usage: docker-layers [--root DIR]... [--json] COMMAND [ARG
 Reads Docker storage roots straight from disk (no daemon, read-only).
 
 Commands:
-  images                 list images (-a/--all: intermediate images too)
+  images                 list images with shared / unique size (-a/--all: intermediate images too)
   layers IMAGE           history steps of an image, bottom to top
   json LAYER             the JSON document of a layer (step)
   diff LAYER [OTHER]     JSON changes from LAYER's parent to LAYER, or from LAYER to OTHER
   files LAYER            the files a layer (or a container's read-write layer) adds, changes, deletes
   containers             containers with their changes (as docker diff)
+  history IMAGE PATH     every step that added (A), modified (M), deleted (D) or made opaque (O) PATH
+                         (a container: its image's steps, then its own read-write layer)
+  export LAYER PATH DEST copy a file or folder of LAYER (--merged: of the image as of LAYER) to DEST,
+                         never into a root, symlinks as symlinks (--dry-run: count, write nothing)
+  efficiency IMAGE       dive's efficiency score, wasted bytes and inefficient files (--no-trunc: all);
+                         exit 1 when --lowest-efficiency F, --highest-wasted-bytes N or
+                         --highest-user-wasted-percent F is crossed (as dive --ci)
+  compare A [B]          files and config that differ between two images or steps (IMAGE@N), or what
+                         the steps of a range IMAGE@I..J add together; --ignore GLOB (repeatable),
+                         --ignore-mtime, --xattrs (compare extended attributes too);
+                         exit 1 when they differ
+  find PATTERN           every layer of every image (and container) holding a path: a substring, a
+                         glob on the name (*.conf) or on the path (/usr/lib/**/libssl*); --image IMAGE,
+                         --sha256 HEX (files with these bytes); exit 1 when nothing is found
 
 IMAGE is an id prefix, repo:tag or repo@digest. LAYER is an IMAGE (its top step),
 IMAGE@N (step N from the bottom, 0-based, as "layers" numbers them), or a layer
@@ -54,7 +68,7 @@ id / diff id prefix. "files" also takes a container name or id.
 
 Options:
   --root DIR     a storage root (repeatable; default: ${DEFAULT_ROOTS.join(', ')})
-  --json         machine-readable output
+  --json         machine-readable output: {schemaVersion, command, ...}, see schemas/<command>.schema.json
   -a, --all      include intermediate images
   --no-trunc     do not shorten ids and steps
   -h, --help     this help

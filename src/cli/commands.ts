@@ -4,24 +4,31 @@
  */
 import { LayerError } from '../core/errors';
 import { age, humanSize, printable, shortStep, table, truncate } from '../core/format';
-import { diffJson } from '../core/jsonDiff';
+import { diffJson, type JsonChange } from '../core/jsonDiff';
 import { walkLayer, type LayerEntry } from '../core/layerWalk';
-import { shortId, type Container, type Layer } from '../core/model';
-import type { Store } from '../core/store';
+import { shortId, type Container, type Image, type Layer } from '../core/model';
+import { sharingOf } from '../core/sharing';
+import type { StepRef, Store } from '../core/store';
 import { UsageError, type CliArgs } from './args';
+import { JsonListWriter, jsonDocument } from './jsonOutput';
+import { exportCommand } from './exportCommand';
+import { history } from './historyCommand';
+import { efficiencyCommand } from './efficiencyCommand';
+import { compare } from './compareCommand';
+import { find } from './findCommand';
 
 export interface Output {
   write(text: string): void;
   warn(text: string): void;
 }
 
-export type Command = (store: Store, args: CliArgs, out: Output, signal?: AbortSignal) => Promise<void>;
+/** Resolves to nothing (exit 0) or to the exit status of a documented negative answer (1: `compare` found differences). */
+export type Command = (store: Store, args: CliArgs, out: Output, signal?: AbortSignal) => Promise<void | number>;
 
-const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
 const id12 = (args: CliArgs, id: string) => (args.noTrunc ? id : shortId(id));
 
 /** What each command needs as arguments, checked before any root is read. */
-const NEEDS: Record<string, string> = { layers: 'an IMAGE', json: 'a LAYER', diff: 'a LAYER', files: 'a LAYER or container' };
+const NEEDS: Record<string, string> = { layers: 'an IMAGE', json: 'a LAYER', diff: 'a LAYER', files: 'a LAYER or container', history: 'an IMAGE and a PATH', compare: 'two images or steps, or a range IMAGE@I..J', export: 'a LAYER, a PATH and a DEST', efficiency: 'an IMAGE' };
 
 export function checkArgs(args: CliArgs): void {
   const what = NEEDS[args.command ?? ''];
@@ -30,32 +37,41 @@ export function checkArgs(args: CliArgs): void {
 
 export const images: Command = async (store, args, out) => {
   const list = store.images.filter((i) => args.all || !i.intermediate);
+  // Shared among the images listed, as the daemon counts for `docker system df -v` (-a: all images, as Docker 23+).
+  const sharing = sharingOf(store, args.all ? 'all' : 'listed');
   if (args.json) {
-    out.write(
-      json(
-        list.map((i) => ({
-          id: i.id,
-          tags: i.tags,
-          digests: i.digests,
-          layers: i.layerKeys.length,
-          created: i.created ?? null,
-          size: i.size,
-          source: i.source.label,
-          root: i.source.root,
-          problems: i.problems.map((p) => p.message),
-        })),
-      ),
-    );
+    const imageJson = (i: Image) => {
+      const { sharedSize, uniqueSize } = sharing.of(i);
+      return {
+        id: i.id,
+        tags: i.tags,
+        digests: i.digests,
+        layers: i.layerKeys.length,
+        created: i.created ?? null,
+        size: i.size,
+        sharedSize,
+        uniqueSize,
+        intermediate: i.intermediate === true,
+        source: i.source.label,
+        root: i.source.root,
+        problems: i.problems.map((p) => p.message),
+      };
+    };
+    out.write(jsonDocument('images', { images: list.map(imageJson) }));
     return;
   }
   const rows: string[][] = [];
   for (const i of list) {
     const names = i.tags.length ? i.tags : ['<none>'];
+    const { sharedSize, uniqueSize } = sharing.of(i);
     for (const name of names) {
-      rows.push([printable(name), id12(args, i.id), age(i.created), humanSize(i.size), String(i.layerKeys.length), i.source.label]);
+      rows.push([
+        printable(name), id12(args, i.id), age(i.created), humanSize(i.size), humanSize(sharedSize), humanSize(uniqueSize),
+        String(i.layerKeys.length), i.source.label,
+      ]);
     }
   }
-  out.write(table(['IMAGE', 'ID', 'CREATED', 'SIZE', 'LAYERS', 'SOURCE'], rows) + '\n');
+  out.write(table(['IMAGE', 'ID', 'CREATED', 'SIZE', 'SHARED', 'UNIQUE', 'LAYERS', 'SOURCE'], rows) + '\n');
   warnProblems(out, list.flatMap((i) => i.problems.map((p) => `${shortId(i.id)}: ${p.message}`)));
 };
 
@@ -66,22 +82,19 @@ export const layers: Command = async (store, args, out) => {
     return { step: s, layer };
   });
   if (args.json) {
-    out.write(
-      json(
-        rows.map(({ step, layer }) => ({
-          index: step.index,
-          id: layer?.id ?? null,
-          diffId: layer?.diffId ?? null,
-          parent: layer?.parentId ?? null,
-          createdBy: step.createdBy,
-          created: step.created ?? null,
-          size: step.size,
-          empty: step.empty,
-          imageId: step.imageId ?? null,
-          comment: step.comment ?? null,
-        })),
-      ),
-    );
+    const steps = rows.map(({ step, layer }) => ({
+      index: step.index,
+      id: layer?.id ?? null,
+      diffId: layer?.diffId ?? null,
+      parent: layer?.parentId ?? null,
+      createdBy: step.createdBy,
+      created: step.created ?? null,
+      size: step.size,
+      empty: step.empty,
+      imageId: step.imageId ?? null,
+      comment: step.comment ?? null,
+    }));
+    out.write(jsonDocument('layers', { image: imageRefJson(image), steps }));
     return;
   }
   const width = args.noTrunc ? Infinity : 60;
@@ -104,7 +117,9 @@ export const jsonDoc: Command = async (store, args, out, signal) => {
   const step = store.resolveStep(args.positional[0]);
   const doc = await store.document(step, signal);
   if (args.json) {
-    out.write(json({ kind: doc.kind, path: doc.path ?? null, imageId: doc.imageId, stepIndex: doc.stepIndex, document: JSON.parse(doc.text) }));
+    out.write(
+      jsonDocument('json', { kind: doc.kind, path: doc.path ?? null, imageId: doc.imageId, stepIndex: doc.stepIndex, document: JSON.parse(doc.text) }),
+    );
     return;
   }
   out.write(doc.text.endsWith('\n') ? doc.text : doc.text + '\n');
@@ -114,35 +129,48 @@ export const diff: Command = async (store, args, out, signal) => {
   const a = store.resolveStep(args.positional[0]);
   let beforeText: string | undefined;
   let afterText: string;
+  let from: StepRef | undefined;
+  let to: StepRef;
   if (args.positional[1]) {
     const b = store.resolveStep(args.positional[1]);
+    [from, to] = [a, b];
     beforeText = (await store.document(a, signal)).text;
     afterText = (await store.document(b, signal)).text;
   } else {
+    from = a.stepIndex > 0 ? { image: a.image, stepIndex: a.stepIndex - 1 } : undefined;
+    to = a;
     beforeText = (await store.parentDocument(a, signal))?.text;
     afterText = (await store.document(a, signal)).text;
   }
   const changes = diffJson(beforeText, afterText, { signal });
   if (args.json) {
+    const side = (s: StepRef) => ({ imageId: s.image.id, stepIndex: s.stepIndex });
     out.write(
-      json(changes.map((c) => ({ path: c.display, pointer: c.pointer, change: c.change, before: c.before, after: c.after }))),
+      jsonDocument('diff', {
+        from: from ? side(from) : null,
+        to: side(to),
+        changes: changes.map((c) => ({ path: c.display, pointer: c.pointer, change: c.change, before: c.before, after: c.after })),
+      }),
     );
     return;
   }
   if (beforeText === undefined) out.warn('this is the base step: it has no parent document to compare with');
-  for (const c of changes) {
-    const v = (x: unknown) => printable(truncate(JSON.stringify(x) ?? 'undefined', args.noTrunc ? Infinity : 120));
-    if (c.change === 'added') out.write(`+ ${printable(c.display)}: ${v(c.after)}\n`);
-    else if (c.change === 'removed') out.write(`- ${printable(c.display)}: ${v(c.before)}\n`);
-    else out.write(`~ ${printable(c.display)}: ${v(c.before)} -> ${v(c.after)}\n`);
-  }
+  for (const c of changes) out.write(jsonChangeLine(c, args.noTrunc) + '\n');
 };
 
+/** One JSON change as a line: `+ path: value`, `- path: value`, `~ path: before -> after`. */
+export function jsonChangeLine(c: JsonChange, noTrunc: boolean): string {
+  const v = (x: unknown) => printable(truncate(JSON.stringify(x) ?? 'undefined', noTrunc ? Infinity : 120));
+  if (c.change === 'added') return `+ ${printable(c.display)}: ${v(c.after)}`;
+  if (c.change === 'removed') return `- ${printable(c.display)}: ${v(c.before)}`;
+  return `~ ${printable(c.display)}: ${v(c.before)} -> ${v(c.after)}`;
+}
+
 /** The layer `files` reads: a step's layer or a container's read-write layer. */
-function layerForFiles(store: Store, ref: string): { layer: Layer; what: string } {
+function layerForFiles(store: Store, ref: string): { layer: Layer; what: string; container?: Container } {
   try {
     const c = store.findContainer(ref);
-    if (c.layer) return { layer: c.layer, what: `container ${c.name}` };
+    if (c.layer) return { layer: c.layer, what: `container ${c.name}`, container: c };
     throw new LayerError('not-found', `container ${c.name} has no read-write layer on disk`);
   } catch (err) {
     if ((err as LayerError).code !== 'not-found') throw err;
@@ -159,20 +187,21 @@ function layerForFiles(store: Store, ref: string): { layer: Layer; what: string 
 const STATUS = { added: 'A', modified: 'M', deleted: 'D', opaque: 'O' } as const;
 
 export const files: Command = async (store, args, out, signal) => {
-  const { layer, what } = layerForFiles(store, args.positional[0]);
+  const { layer, what, container } = layerForFiles(store, args.positional[0]);
   if (!layer.content) throw new LayerError('not-found', `${what} has no content on disk: ${layer.problems.map((p) => p.message).join('; ')}`);
   const problems: string[] = [];
-  let first = true;
-  if (args.json) out.write('[');
+  const list = args.json
+    ? new JsonListWriter((t) => out.write(t), 'files', 'files', {
+        layer: { id: layer.id, diffId: layer.diffId ?? null, size: layer.size },
+        container: container ? { id: container.id, name: container.name } : null,
+      })
+    : undefined;
+  list?.open();
   for await (const e of walkLayer(layer.content, { signal, onProblem: (p) => problems.push(`${p.path}: ${p.message}`) })) {
-    if (args.json) {
-      out.write((first ? '\n  ' : ',\n  ') + JSON.stringify(fileJson(e)));
-    } else {
-      out.write(fileLine(e) + '\n');
-    }
-    first = false;
+    if (list) list.item(fileJson(e));
+    else out.write(fileLine(e) + '\n');
   }
-  if (args.json) out.write(first ? ']\n' : '\n]\n');
+  list?.close({ problems });
   warnProblems(out, problems);
 };
 
@@ -200,19 +229,16 @@ export const containers: Command = async (store, args, out, signal) => {
   const list = await Promise.all(store.containers.map(async (c) => ({ c, changes: await containerChanges(c, signal).catch(() => undefined) })));
   const imageName = (c: Container) => c.imageRef ?? (c.imageId ? shortId(c.imageId) : '');
   if (args.json) {
-    out.write(
-      json(
-        list.map(({ c, changes }) => ({
-          id: c.id,
-          name: c.name,
-          image: imageName(c),
-          imageId: c.imageId ?? null,
-          created: c.created ?? null,
-          changes: changes ?? [],
-          problems: c.problems.map((p) => p.message),
-        })),
-      ),
-    );
+    const containerJson = ({ c, changes }: (typeof list)[number]) => ({
+      id: c.id,
+      name: c.name,
+      image: imageName(c),
+      imageId: c.imageId ?? null,
+      created: c.created ?? null,
+      changes: changes ?? [],
+      problems: c.problems.map((p) => p.message),
+    });
+    out.write(jsonDocument('containers', { containers: list.map(containerJson) }));
     return;
   }
   out.write(
@@ -224,10 +250,15 @@ export const containers: Command = async (store, args, out, signal) => {
   warnProblems(out, list.flatMap(({ c }) => c.problems.map((p) => `${c.name || shortId(c.id)}: ${p.message}`)));
 };
 
-function warnProblems(out: Output, problems: string[]): void {
+/** Which image a `layers` listing is of. */
+function imageRefJson(image: Image) {
+  return { id: image.id, tags: image.tags, source: image.source.label, root: image.source.root };
+}
+
+export function warnProblems(out: Output, problems: string[]): void {
   const max = 20;
   for (const p of problems.slice(0, max)) out.warn(printable(p));
   if (problems.length > max) out.warn(`… and ${problems.length - max} more problems`);
 }
 
-export const COMMANDS: Record<string, Command> = { images, layers, json: jsonDoc, diff, files, containers };
+export const COMMANDS: Record<string, Command> = { images, layers, json: jsonDoc, diff, files, containers, history, export: exportCommand, compare, efficiency: efficiencyCommand, find };

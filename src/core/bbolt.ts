@@ -137,7 +137,7 @@ export class BoltDb {
 
   /** @internal */
   corrupt(message: string): LayerError {
-    return new LayerError('corrupt', `${this.file}: ${message}`, this.file);
+    return new LayerError('corrupt', `${this.file} is corrupt: ${message}`, this.file);
   }
 }
 

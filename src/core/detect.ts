@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { LayerError, fromFsError } from './errors';
 import { isDir, listDir } from './fsUtil';
 import type { Source } from './model';
+import { detectArchive } from './readers/archive';
 import { detectContainerd } from './readers/containerd';
 
 const LEGACY_DRIVERS = ['aufs', 'overlay', 'vfs', 'btrfs', 'zfs', 'devicemapper'];
@@ -20,7 +21,12 @@ export async function detectLayouts(root: string): Promise<Source[]> {
   } catch (err) {
     throw fromFsError(err, abs);
   }
-  if (!stat.isDirectory()) throw new LayerError('not-a-root', `${abs} is not a folder`, abs);
+  if (!stat.isDirectory()) {
+    // A file: an image archive (`docker save`, an OCI layout in a tar), read in place.
+    const archive = stat.isFile() ? detectArchive(abs, true) : undefined;
+    if (archive) return [archive];
+    throw new LayerError('not-a-root', `${abs} is neither a folder nor an image archive (a docker save or OCI-layout tar)`, abs);
+  }
   let entries: string[];
   try {
     entries = await fsp.readdir(abs);
@@ -61,10 +67,13 @@ export async function detectLayouts(root: string): Promise<Source[]> {
     }
   }
 
+  const oci = sources.length === 0 ? detectArchive(abs, false) : undefined;
+  if (oci) sources.push(oci);
+
   if (sources.length === 0) {
     throw new LayerError(
       'not-a-root',
-      `${abs} holds no Docker storage layout (looked for graph/, image/<driver>/imagedb/ and containerd's meta.db). ` +
+      `${abs} holds no Docker storage layout (looked for graph/, image/<driver>/imagedb/, containerd's meta.db and an OCI layout's oci-layout + index.json). ` +
         'Point at a Docker data root such as /var/lib/docker or /var/lib/containerd.',
       abs,
     );

@@ -19,6 +19,7 @@ import { typeOfDirent, typeOfMode } from './layerEntry';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
 import { AUFS_PREFIX, aufsKind } from './lowerUnion';
 import type { LayerContent } from './model';
+import { listTar, readTarFile, statTar } from './tar/tarLayer';
 
 /** Files bigger than this are not read unless the caller allows more. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -171,7 +172,7 @@ export function toStat(segs: readonly string[], disk: string, st: fs.Stats, dele
   return target === undefined ? stat : { ...stat, target };
 }
 
-function notInLayer(segs: readonly string[], r: Exclude<Resolved, { kind: 'found' }>): LayerError {
+function notInLayer(segs: readonly string[], r: { readonly kind: 'deleted' | 'absent'; readonly depth: number }): LayerError {
   const p = imagePath(segs);
   if (r.kind === 'absent') return new LayerError('not-found', `${p} does not exist in this layer`, p);
   const at = r.depth === segs.length - 1 ? '' : ` (its folder ${imagePath(segs, r.depth + 1)} was deleted)`;
@@ -180,6 +181,11 @@ function notInLayer(segs: readonly string[], r: Exclude<Resolved, { kind: 'found
 
 /** The layer's answer at a path, as a LayerPathStat (or the error that says why there is none). */
 async function statIn(content: LayerContent, segs: readonly string[], signal?: AbortSignal): Promise<{ stat: LayerPathStat; gone?: LayerError }> {
+  if (content.tar) {
+    const t = await statTar(content, segs, signal);
+    if (t.kind === 'absent') throw notInLayer(segs, t);
+    return t.kind === 'deleted' ? { stat: t.stat, gone: notInLayer(segs, t) } : { stat: t.stat };
+  }
   const r = await resolveIn(content, segs, signal);
   if (r.kind === 'absent') throw notInLayer(segs, r);
   if (r.kind === 'deleted') return { stat: toStat(segs, r.disk, r.st, true), gone: notInLayer(segs, r) };
@@ -217,7 +223,9 @@ export async function readLayerFile(content: LayerContent, entryPath: string, op
   if (stat.type !== 'file') {
     throw new LayerError('unsupported', `${stat.path} is ${TYPE_WORDS[stat.type] ?? 'not a regular file'}: only regular files are read`, stat.path);
   }
-  const data = await readRegular(stat, options.maxBytes ?? DEFAULT_MAX_BYTES, options.signal);
+  const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (content.tar && stat.size > max) throw tooBig(stat, stat.size, max);
+  const data = content.tar ? await readTarFile(content, stat.path, options.signal) : await readRegular(stat, max, options.signal);
   return { kind: 'file', stat, data };
 }
 
@@ -264,6 +272,7 @@ async function readRegular(stat: LayerPathStat, max: number, signal?: AbortSigna
 export async function listLayerDir(content: LayerContent, entryPath: string, options: { signal?: AbortSignal } = {}): Promise<(DirEntry & { deleted: boolean })[]> {
   const stat = await statLayerPath(content, entryPath, options);
   if (stat.deleted || stat.type !== 'dir') throw new LayerError('not-found', `${stat.path} is not a folder in this layer`, stat.path);
+  if (content.tar) return listTar(content, stat.path, 0, options.signal);
   return (await listOne(content, stat.diskPath, stat.path, 0)).entries;
 }
 

@@ -22,6 +22,7 @@ import { aufsKind, AUFS_PREFIX, isDeletableName, lookupLower, NO_HIT, overlapFol
 import type { LayerContent } from './model';
 import { OpaqueProbe, type OpaqueAnswer } from './opaque';
 import { walkSnapshot } from './snapshotWalk';
+import { walkTar } from './tar/tarLayer';
 import { diskChild, keepShapes, quiet, requireDir, Stepper, Wait, WalkContext } from './walkContext';
 
 export type { EntryStatus, EntryType, LayerEntry, WalkOptions, WalkProblem } from './layerEntry';
@@ -34,6 +35,7 @@ export { formatMode } from './layerEntry';
  */
 export function walkLayer(content: LayerContent, options: WalkOptions = {}): AsyncGenerator<LayerEntry> {
   // No wrapping generator: each `yield*` level costs ~0.2 µs per entry.
+  if (content.tar) return walkTar(content, options);
   return content.form === 'snapshot' ? walkSnapshot(content, options) : walkDiff(content, options);
 }
 

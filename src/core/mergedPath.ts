@@ -29,6 +29,7 @@ import {
 import { AUFS_OPAQUE, AUFS_PREFIX, aufsKind } from './lowerUnion';
 import type { LayerContent } from './model';
 import { OpaqueProbe } from './opaque';
+import { listMergedTar, resolveMergedTar } from './tar/tarLayer';
 
 interface MergedHit {
   readonly layerIndex: number;
@@ -135,6 +136,7 @@ export async function resolveMerged(
   options: { signal?: AbortSignal } = {},
 ): Promise<{ layerIndex: number; stat: LayerPathStat } | undefined> {
   const segs = layerPathSegments(entryPath);
+  if (layers[0]?.tar) return resolveMergedTar(layers, segs, options.signal);
   const [hit] = await locateMerged(layers, segs, false, options.signal);
   if (!hit) return undefined;
   let { layerIndex, disk, st } = hit;
@@ -152,6 +154,7 @@ export async function resolveMerged(
 /** The merged view's listing of a folder: each visible name once, with the layer it comes from. */
 export async function listMergedDir(layers: readonly LayerContent[], entryPath: string, options: { signal?: AbortSignal } = {}): Promise<DirEntry[]> {
   const segs = layerPathSegments(entryPath);
+  if (layers[0]?.tar) return listMergedTar(layers, segs, options.signal);
   const hits = await locateMerged(layers, segs, true, options.signal);
   if (hits.length === 0) throw new LayerError('not-found', `${imagePath(segs)} does not exist in the merged view`, imagePath(segs));
   if (!hits[0].st.isDirectory()) throw new LayerError('not-found', `${imagePath(segs)} is not a folder`, imagePath(segs));

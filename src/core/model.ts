@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from './errors';
 
-export type LayoutKind = 'legacy-graph' | 'image-db' | 'containerd';
+export type LayoutKind = 'legacy-graph' | 'image-db' | 'containerd' | 'archive';
 
 /** One layout found under a root: e.g. `image/overlay2` or containerd namespace `moby`. */
 export interface Source {
@@ -81,7 +81,10 @@ export interface Image {
   readonly problems: Problem[];
 }
 
-/** Where a layer's files are on disk and how to read them. */
+/**
+ * Where a layer's files are and how to read them: a folder on disk or, with
+ * `tar`, a tar blob inside an image archive (read in place by src/core/tar/).
+ */
 export interface LayerContent {
   /** Folder holding the files. */
   readonly dir: string;
@@ -99,6 +102,28 @@ export interface LayerContent {
   readonly lowerDirs: string[];
   /** Whiteout style of each lower folder, same order as `lowerDirs` (defaults to `whiteouts`). */
   readonly lowerWhiteouts?: ('aufs' | 'overlay')[];
+  /**
+   * Set when the layer lives in an image archive: its diff is this tar blob
+   * (form `diff`, `.wh.` whiteouts, no `lowerDirs`), and `dir` is the file that
+   * holds the blob, so that what shows a layer's place on disk still can.
+   */
+  readonly tar?: TarLayer;
+}
+
+/** A blob of an image archive: `size` bytes at offset `start` of `file` (the archive, or a blob file of an OCI-layout folder). */
+export interface TarBlob {
+  readonly file: string;
+  readonly start: number;
+  readonly size: number;
+  /** Its name inside the archive (`<id>/layer.tar`, `blobs/sha256/<hex>`), for messages. */
+  readonly name: string;
+}
+
+/** A layer's diff as a tar blob of an image archive, over the blobs of the layers below it. */
+export interface TarLayer {
+  readonly blob: TarBlob;
+  /** The blobs of the layers below, nearest first: decide added vs modified. */
+  readonly lowerBlobs: readonly TarBlob[];
 }
 
 export interface Layer {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { detectLayouts } from './detect';
 import { LayerError, errorMessage, toProblem } from './errors';
 import type { Container, Image, Layer, LayerDocument, LayoutReader, Problem, Source } from './model';
+import { ArchiveReader } from './readers/archive';
 import { ContainerdReader } from './readers/containerd';
 import { ImageDbReader } from './readers/imageDb';
 import { LegacyGraphReader } from './readers/legacyGraph';
@@ -31,6 +32,8 @@ export function readerFor(source: Source): LayoutReader {
       return new ImageDbReader(source);
     case 'containerd':
       return new ContainerdReader(source);
+    case 'archive':
+      return new ArchiveReader(source);
   }
 }
 

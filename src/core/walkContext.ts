@@ -47,6 +47,13 @@ export class WalkContext {
   }
 
   reportFsError(err: unknown, imagePath: string, diskPath: string, what: string): void {
+    // Node decodes file names as UTF-8: a name that is not valid UTF-8 comes back with U+FFFD and is then
+    // "missing" under that spelling. Say so rather than claim the listed file does not exist.
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' && path.basename(diskPath).includes('\uFFFD')) {
+      const message = `${diskPath}: the name is not valid UTF-8 (shown with \uFFFD), so it cannot be read by name`;
+      this.report({ path: imagePath, diskPath, message, code: 'unsupported' });
+      return;
+    }
     const e = fromFsError(err, diskPath, what);
     this.report({ path: imagePath, diskPath, message: e.message, code: e.code });
   }

@@ -68,10 +68,10 @@ test('ids resolve by unique prefix and by tag; unknown and ambiguous refs exit 1
   const r = projectRoot('overlay2') ?? sharedRoot('docker20-overlay2');
   if (!r) return t.skip(whyMissing('overlay2'));
   const root = ['--root', r.root];
-  const images = await cliJson<{ id: string; tags: string[] }[]>([...root, 'images', '--all']);
+  const { images } = await cliJson<{ images: { id: string; tags: string[] }[] }>([...root, 'images', '--all']);
   const tagged = images.find((i) => i.tags.length > 0)!;
-  const byTag = await cliJson<{ diffId: string }[]>([...root, 'layers', tagged.tags[0]]);
-  const byPrefix = await cliJson<{ diffId: string }[]>([...root, 'layers', tagged.id.slice(7, 19)]);
+  const byTag = await cliJson<{ steps: { diffId: string }[] }>([...root, 'layers', tagged.tags[0]]);
+  const byPrefix = await cliJson<{ steps: { diffId: string }[] }>([...root, 'layers', tagged.id.slice(7, 19)]);
   assert.deepEqual(byTag, byPrefix);
 
   const missing = await runCli([...root, 'layers', 'no/such:image']);
@@ -89,7 +89,7 @@ test('ids resolve by unique prefix and by tag; unknown and ambiguous refs exit 1
   }
 
   // IMAGE@N picks step N; out of range is not found.
-  const steps = await cliJson<unknown[]>([...root, 'layers', tagged.tags[0]]);
+  const { steps } = await cliJson<{ steps: unknown[] }>([...root, 'layers', tagged.tags[0]]);
   const doc = await cliJson<{ stepIndex: number }>([...root, 'json', `${tagged.tags[0]}@0`]);
   assert.equal(doc.stepIndex, 0);
   const out = await runCli([...root, 'json', `${tagged.tags[0]}@${steps.length}`]);
@@ -101,7 +101,7 @@ test('reading a root with every command changes nothing in it', async (t) => {
   if (!r) return t.skip(whyMissing('overlay2'));
   const before = fingerprint(r.root);
   const root = ['--root', r.root];
-  const images = await cliJson<{ id: string }[]>([...root, 'images', '--all']);
+  const { images } = await cliJson<{ images: { id: string }[] }>([...root, 'images', '--all']);
   for (const i of images) {
     assert.equal((await runCli([...root, 'layers', i.id])).code, 0);
     assert.equal((await runCli([...root, 'json', i.id])).code, 0);

@@ -215,8 +215,8 @@ test('project containerd and overlay2 roots agree: ids, diff ids, history and ev
   if (!o) return t.skip(whyMissing('overlay2'));
   const onC = (...args: string[]) => ['--root', c.root, ...args];
   const onO = (...args: string[]) => ['--root', o.root, ...args];
-  const imagesC = await cliJson<ImageJson[]>(onC('images', '--all'));
-  const imagesO = await cliJson<ImageJson[]>(onO('images', '--all'));
+  const imagesC = (await cliJson<{ images: ImageJson[] }>(onC('images', '--all'))).images;
+  const imagesO = (await cliJson<{ images: ImageJson[] }>(onO('images', '--all'))).images;
   // containerd names every image in full; the import kept the saved tags and nothing else.
   assert.deepEqual(imagesC.flatMap((i) => i.tags).sort(), SAVED_TAGS.map((tag) => `docker.io/${tag}`).sort());
 
@@ -236,7 +236,8 @@ test('project containerd and overlay2 roots agree: ids, diff ids, history and ev
       assert.deepEqual(dc.document, dO.document);
 
       // History steps: the short name resolves on containerd; same steps, layers and diff ids.
-      const [sc, so] = await Promise.all([cliJson<StepJson[]>(onC('layers', tag)), cliJson<StepJson[]>(onO('layers', tag))]);
+      const steps = (args: string[]) => cliJson<{ steps: StepJson[] }>(args).then((d) => d.steps);
+      const [sc, so] = await Promise.all([steps(onC('layers', tag)), steps(onO('layers', tag))]);
       const shape = (s: StepJson) => ({
         index: s.index,
         createdBy: s.createdBy,
@@ -256,7 +257,8 @@ test('project containerd and overlay2 roots agree: ids, diff ids, history and ev
       // side and a containerd overlayfs snapshot on the other: the same entries in the same order.
       for (const s of so.filter((x) => !x.empty)) {
         const ref = `${tag}@${s.index}`;
-        const [fc, fo] = await Promise.all([cliJson<FileJson[]>(onC('files', ref)), cliJson<FileJson[]>(onO('files', ref))]);
+        const files = (args: string[]) => cliJson<{ files: FileJson[] }>(args).then((d) => d.files);
+        const [fc, fo] = await Promise.all([files(onC('files', ref)), files(onO('files', ref))]);
         assert.ok(fo.length > 0, `${ref} changes something`);
         assert.deepEqual(fc, fo, `files ${ref}`);
         seen.push(...fo);

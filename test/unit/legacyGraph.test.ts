@@ -41,14 +41,14 @@ test('shared dex-aufs.v1: images, steps, documents and containers of a captured 
   const g = graph(r.root);
   const repos = JSON.parse(readFileSync(path.join(r.root, 'repositories-aufs'), 'utf8')).Repositories as Record<string, Record<string, string>>;
 
-  const images = await cliJson<{ id: string; tags: string[]; layers: number }[]>([...root, 'images', '--all']);
+  const { images } = await cliJson<{ images: { id: string; tags: string[]; layers: number }[] }>([...root, 'images', '--all']);
   assert.deepEqual(images.map((i) => i.id).sort(), [...g.keys()].sort(), 'every graph entry is an image');
   for (const [repo, tags] of Object.entries(repos)) {
     for (const [tag, id] of Object.entries(tags)) {
       const image = images.find((i) => i.id === id);
       assert.ok(image?.tags.includes(`${repo}:${tag}`), `${repo}:${tag} → ${id}`);
 
-      const steps = await cliJson<{ id: string; createdBy: string; created: string; empty: boolean; size: number }[]>([
+      const { steps } = await cliJson<{ steps: { id: string; createdBy: string; created: string; empty: boolean; size: number }[] }>([
         ...root,
         'layers',
         `${repo}:${tag}`,
@@ -74,7 +74,7 @@ test('shared dex-aufs.v1: images, steps, documents and containers of a captured 
       assert.equal(meta.kind, 'legacy-json');
 
       // The parent diff of the CMD step shows config.Cmd changing.
-      const diff = await cliJson<{ path: string; change: string }[]>([...root, 'diff', `${repo}:${tag}`]);
+      const diff = (await cliJson<{ changes: { path: string; change: string }[] }>([...root, 'diff', `${repo}:${tag}`])).changes;
       const top = g.get(id)!;
       const parent = g.get(top.parent!)!;
       assert.ok(diff.some((d) => d.path.startsWith('id')), 'the id differs from the parent');
@@ -86,7 +86,7 @@ test('shared dex-aufs.v1: images, steps, documents and containers of a captured 
   }
 
   // Containers: one per containers/<id>, with its name from config.json.
-  const containers = await cliJson<{ id: string; name: string; imageId: string }[]>([...root, 'containers']);
+  const { containers } = await cliJson<{ containers: { id: string; name: string; imageId: string }[] }>([...root, 'containers']);
   const dirs = readdirSync(path.join(r.root, 'containers'));
   assert.deepEqual(containers.map((c) => c.id).sort(), dirs.sort());
   for (const c of containers) {
@@ -101,21 +101,21 @@ test('project legacy root: tags and parent chains equal what the fixture script 
   if (!r) return t.skip(whyMissing('legacy'));
   const expected = JSON.parse(readFileSync(path.join(r.truth, 'expected.json'), 'utf8'));
   const root = ['--root', r.root];
-  const images = await cliJson<{ id: string; tags: string[] }[]>([...root, 'images', '--all']);
+  const { images } = await cliJson<{ images: { id: string; tags: string[] }[] }>([...root, 'images', '--all']);
   const tags: Record<string, { top?: string; id?: string; chain: string[] }> = expected.tags ?? expected;
   assert.ok(Object.keys(tags).length > 0, 'the truth names tags');
   for (const [tag, want] of Object.entries(tags)) {
     const top = want.top ?? want.id!;
     assert.ok(images.find((i) => i.id === top)?.tags.includes(tag), `${tag} → ${top}`);
-    const steps = await cliJson<{ id: string }[]>([...root, 'layers', tag]);
+    const { steps } = await cliJson<{ steps: { id: string }[] }>([...root, 'layers', tag]);
     assert.deepEqual(steps.map((s) => s.id), want.chain);
   }
   // Whiteouts in the aufs form are reported as deletions.
   const any = Object.keys(tags)[0];
-  const steps = await cliJson<{ id: string }[]>([...root, 'layers', any]);
+  const { steps } = await cliJson<{ steps: { id: string }[] }>([...root, 'layers', any]);
   let deleted = 0;
   for (const s of steps) {
-    const files = await cliJson<{ status: string }[]>([...root, 'files', s.id]);
+    const { files } = await cliJson<{ files: { status: string }[] }>([...root, 'files', s.id]);
     deleted += files.filter((f) => f.status === 'deleted').length;
   }
   assert.ok(deleted > 0, 'the legacy root carries whiteouts');

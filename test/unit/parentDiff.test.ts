@@ -39,14 +39,14 @@ for (const [name, get, image] of CASES) {
     const r = get();
     if (!r) return t.skip(whyMissing(name.split(' ')[1]));
     const root = ['--root', r.root];
-    const steps = await cliJson<{ index: number; createdBy: string; imageId: string | null }[]>([...root, 'layers', image]);
+    const { steps } = await cliJson<{ steps: { index: number; createdBy: string; imageId: string | null }[] }>([...root, 'layers', image]);
     let checked = 0;
     for (const s of steps) {
       // Compare like with like: both this step and the one below have an image config of their own.
       if (s.index === 0 || !s.imageId || !steps[s.index - 1].imageId) continue;
       const doc = await cliJson<{ kind: string }>([...root, 'json', `${image}@${s.index}`]);
       assert.equal(doc.kind, 'image-config', `step ${s.index} of a local build has its own image config`);
-      const changes = await cliJson<Change[]>([...root, 'diff', `${image}@${s.index}`]);
+      const { changes } = await cliJson<{ changes: Change[] }>([...root, 'diff', `${image}@${s.index}`]);
       const instruction = shortStep(s.createdBy).split(/\s/)[0].toUpperCase();
       // Every step appends one history entry.
       assert.ok(changes.some((c) => c.pointer.startsWith('/history/') && c.change === 'added'), `step ${s.index}: history grows`);

@@ -131,7 +131,7 @@ test('a normal user can read the extracted sample with the CLI', { skip: canSetp
     [compiledCli, root],
   );
   assert.equal(out.code, 0, out.stderr);
-  const ids = (JSON.parse(out.stdout) as ImageJson[]).map((i) => i.id).sort();
+  const ids = (JSON.parse(out.stdout) as { images: ImageJson[] }).images.map((i) => i.id).sort();
   const truthIds = [...new Set(jsonl<LsRow>(path.join(TRUTH, 'images.jsonl')).map((l) => l.ID))].sort();
   assert.deepEqual(ids, truthIds);
 });
@@ -140,7 +140,7 @@ test("images, tags, sizes, every history row and the container diff equal the da
   await checkTruth(t, root, TRUTH, { checkComments: true, exactHistoryCount: true, requiredContainers: ['sample-ctr'] });
   // And what `docker cp` did to the container, file by file.
   const r = ['--root', root];
-  const files = await cliJson<FileJson[]>([...r, 'files', 'sample-ctr']);
+  const { files } = await cliJson<{ files: FileJson[] }>([...r, 'files', 'sample-ctr']);
   const byPath = new Map(files.map((f) => [f.path, f]));
   assert.equal(byPath.get('/srv/app/work/note.txt')?.status, 'added', 'docker cp added note.txt');
   assert.equal(byPath.get('/data/keep.txt')?.status, 'modified', 'docker cp replaced keep.txt');
@@ -148,12 +148,12 @@ test("images, tags, sizes, every history row and the container diff equal the da
 
 test('the loaded whiteout layer: /data/old.txt deleted, /etc/app replaced, /data/shadow-link a symlink to /etc/shadow', async () => {
   const r = ['--root', root];
-  const base = inspectOf(`inspect-${(await cliJson<ImageJson[]>([...r, 'images'])).find((i) => i.tags.includes('sample/base:1'))!.id.slice(7)}.json`);
+  const base = inspectOf(`inspect-${(await cliJson<{ images: ImageJson[] }>([...r, 'images'])).images.find((i) => i.tags.includes('sample/base:1'))!.id.slice(7)}.json`);
   assert.equal(base.RootFS.Layers.length, 2, 'sample/base:1 has two layers');
-  const steps = await cliJson<StepJson[]>([...r, 'layers', 'sample/base:1']);
+  const { steps } = await cliJson<{ steps: StepJson[] }>([...r, 'layers', 'sample/base:1']);
   const step = steps.find((s) => s.diffId === base.RootFS.Layers[1]);
   assert.ok(step, 'the second layer is a step of sample/base:1');
-  const files = await cliJson<FileJson[]>([...r, 'files', `sample/base:1@${step.index}`]);
+  const { files } = await cliJson<{ files: FileJson[] }>([...r, 'files', `sample/base:1@${step.index}`]);
   const byPath = new Map(files.map((f) => [f.path, f]));
   const want: [string, string, string, string?][] = [
     ['/data/old.txt', 'deleted', 'file'],

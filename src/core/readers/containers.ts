@@ -118,10 +118,11 @@ export async function readContainers(
       continue;
     }
     const problems: Problem[] = [];
+    // Outside the try: a bad mount-id must not cost the container its name and image.
+    let cfg: { config: ContainerConfig; file: string } | undefined;
     try {
       const dir = path.join(mounts, id);
       const [mountId, initId, parentId] = ['mount-id', 'init-id', 'parent'].map((f) => readOptionalSync(path.join(dir, f)));
-      let cfg: { config: ContainerConfig; file: string } | undefined;
       try {
         cfg = readContainerConfigSync(source.root, id);
       } catch (err) {
@@ -142,8 +143,8 @@ export async function readContainers(
       }
       out.push(makeContainer(source, id, cfg, containerLayer(source, mountId ?? id, content, parent, problems), problems));
     } catch (err) {
-      problems.push({ code: (err as LayerError).code ?? 'io', message: errorMessage(err), subject: id });
-      out.push(makeContainer(source, id, undefined, undefined, problems));
+      problems.push({ code: (err as LayerError).code ?? 'io', message: `container ${id}: ${errorMessage(err)}`, subject: id });
+      out.push(makeContainer(source, id, cfg, undefined, problems));
     }
   }
   return out;

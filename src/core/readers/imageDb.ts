@@ -9,6 +9,7 @@ import { LayerError, throwIfAborted, toProblem } from '../errors';
 import { isHex64, listDir, parseJson, readJson, readText } from '../fsUtil';
 import type { Image, Layer, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { readContainers } from './containers';
+import { danglingTags } from './danglingTags';
 import { alignSteps, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
 import { ChainTree, isLayerDir, readImage, readLayer, type LoadContext, type ReadImage } from './imageDbEntries';
 import { FilesWorker, LayerdbFiles, layerdbFilesOptions } from './layerdbFiles';
@@ -114,6 +115,9 @@ export class ImageDbReader implements LayoutReader {
         images.push(this.makeImage(r, tags.get(r.id), ctx));
       }
       throwIfAborted(signal);
+      const known = new Set(images.map((i) => i.id));
+      const tagLists = new Map([...tags].map(([id, e]) => [id, [...e.tags, ...e.digests]]));
+      for (const p of danglingTags(tagLists, known, path.join(source.dir, 'imagedb'))) problems.push(p);
 
       linkIntermediates(images, problems);
       if (pace.due()) await pace.pause();
@@ -247,6 +251,8 @@ function linkIntermediates(images: Image[], problems: Problem[]): void {
   for (const image of images) {
     if (image.tags.length === 0 && parents.has(image.id)) (image as { intermediate?: boolean }).intermediate = true;
   }
+  // A loop is met from every image on or above it, at any of its members: said once, at its smallest id.
+  const loops = new Set<string>();
   for (const image of images) {
     const seen = new Set<string>([image.id]);
     const steps = image.steps as Step[];
@@ -254,7 +260,10 @@ function linkIntermediates(images: Image[], problems: Problem[]): void {
     let parentId = image.parentId;
     while (parentId) {
       if (seen.has(parentId)) {
-        problems.push({ code: 'cycle', message: `image parent links loop at ${parentId}`, subject: image.id });
+        const order = [...seen];
+        const at = order.slice(order.indexOf(parentId)).sort()[0];
+        if (!loops.has(at)) problems.push({ code: 'cycle', message: `image parent links loop at ${at}`, subject: at });
+        loops.add(at);
         break;
       }
       seen.add(parentId);

@@ -100,7 +100,7 @@ export function readImage(
     bytes = readBytesShared(file);
     text = bytes.toString('utf8');
     config = parseJson<ImageConfig>(text, file);
-    if (typeof config !== 'object' || config === null) throw new LayerError('corrupt', `${file} is not a JSON object`, file);
+    if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new LayerError('corrupt', `${file} is not a JSON object`, file);
     const parentText = withMeta && !withMeta.has(hex) ? undefined : readOptionalSync(path.join(metaDir, hex, 'parent'));
     parentId = parentText || undefined;
   } catch (err) {
@@ -117,7 +117,9 @@ export function readImage(
   try {
     chain = chains.chain(diffIds);
   } catch (err) {
-    problems.push(toProblem(err, id));
+    // The chain's own error names the bad diff id; say which image lists it.
+    const p = toProblem(err, id);
+    problems.push({ ...p, message: `image ${id}: ${p.message}`, path: file });
   }
   // Only what the image needs: the parsed Env, Labels… of its runtime config are left to the GC.
   const { created, os, architecture, variant, history } = config;
@@ -162,7 +164,9 @@ export function readLayer(source: Source, ctx: LoadContext, chainId: string, dif
       content = driverContent(source.root, source.driver, cacheId, lower?.content);
     }
   } catch (err) {
-    problems.push(toProblem(err, chainId));
+    // E.g. a cache-id that is not a folder name: say which layer has it.
+    const p = toProblem(err, chainId);
+    problems.push({ ...p, message: `layer ${chainId}: ${p.message}` });
   }
   return {
     key,

@@ -9,6 +9,7 @@ import { LayerError, throwIfAborted, toProblem } from '../errors';
 import { childPath, exists, isHex64, listDir, parseJson, readJson, readOptionalSync, readText, readTextSync } from '../fsUtil';
 import type { Container, Image, Layer, LayerContent, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { containerLayer, makeContainer, readContainerConfig } from './containers';
+import { danglingTags } from './danglingTags';
 import { driverContent, rwContent } from './driverContent';
 
 interface LegacyJson {
@@ -33,6 +34,24 @@ interface Node {
 /** `["/bin/sh","-c","#(nop) ","CMD [\"sh\"]"]` → `/bin/sh -c #(nop)  CMD ["sh"]`, as `docker history` shows it. */
 export function legacyCreatedBy(cmd: unknown): string {
   return Array.isArray(cmd) ? cmd.map(String).join(' ') : typeof cmd === 'string' ? cmd : '';
+}
+
+/** The step a legacy layer makes (each layer is a step, and an image, in graph roots and ≤ 1.9 archives). */
+export function legacyStep(
+  l: Pick<Layer, 'id' | 'key' | 'size' | 'empty'>,
+  index: number,
+  json: { created?: string; comment?: string; container_config?: { Cmd?: unknown } } | undefined,
+): Step {
+  return {
+    index,
+    createdBy: legacyCreatedBy(json?.container_config?.Cmd),
+    created: json?.created,
+    comment: json?.comment || undefined,
+    empty: l.empty,
+    layerKey: l.key,
+    size: l.size,
+    imageId: l.id,
+  };
 }
 
 export class LegacyGraphReader implements LayoutReader {
@@ -113,19 +132,7 @@ export class LegacyGraphReader implements LayoutReader {
         seen.add(l.id);
         chain.unshift(l);
       }
-      const steps: Step[] = chain.map((l, index) => {
-        const json = this.nodes.get(l.id)?.json;
-        return {
-          index,
-          createdBy: legacyCreatedBy(json?.container_config?.Cmd),
-          created: json?.created,
-          comment: json?.comment || undefined,
-          empty: l.empty,
-          layerKey: l.key,
-          size: l.size,
-          imageId: l.id,
-        };
-      });
+      const steps: Step[] = chain.map((l, index) => legacyStep(l, index, this.nodes.get(l.id)?.json));
       const json = this.nodes.get(top.id)?.json;
       const imageProblems = chain.flatMap((l) => l.problems);
       const t = tags.get(top.id) ?? [];
@@ -146,6 +153,7 @@ export class LegacyGraphReader implements LayoutReader {
       });
     }
     images.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? '') || a.id.localeCompare(b.id));
+    for (const p of danglingTags(tags, new Set(layers.keys()), this.source.dir)) problems.push(p);
 
     const containers = await this.readContainers(layers);
     return { source, images, layers: [...layers.values()], containers, problems };
@@ -158,7 +166,7 @@ export class LegacyGraphReader implements LayoutReader {
     try {
       const text = readTextSync(file);
       const json = parseJson<LegacyJson>(text, file);
-      if (typeof json !== 'object' || json === null) throw new LayerError('corrupt', `${file} is not a JSON object`, file);
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new LayerError('corrupt', `${file} is not a JSON object`, file);
       const sizeText = readOptionalSync(path.join(dir, 'layersize'));
       const size = sizeText && /^\d+$/.test(sizeText) ? Number(sizeText) : typeof json.Size === 'number' ? json.Size : 0;
       return { id, json, file, size };
@@ -217,7 +225,10 @@ export class LegacyGraphReader implements LayoutReader {
     if (!step) throw new LayerError('not-found', `image ${image.id} has no step ${stepIndex}`);
     const id = step.imageId ?? image.id;
     const file = childPath(this.source.dir, id) + path.sep + 'json';
-    return { kind: 'legacy-json', text: await readText(file), path: file, imageId: image.id, stepIndex };
+    const text = await readText(file);
+    // Verbatim, but only when it is JSON: a truncated file is a `corrupt` error that names it, not a parse crash downstream.
+    parseJson(text, file);
+    return { kind: 'legacy-json', text, path: file, imageId: image.id, stepIndex };
   }
 }
 

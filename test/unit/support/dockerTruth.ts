@@ -95,13 +95,13 @@ export interface TruthOptions {
  */
 export async function checkTruth(t: TestContext, root: string, truthDir: string, options: TruthOptions = {}): Promise<void> {
   const r = ['--root', root];
-  const images = await cliJson<ImageJson[]>([...r, 'images', '--all']);
+  const { images } = await cliJson<{ images: ImageJson[] }>([...r, 'images', '--all']);
   const ls = jsonl<LsRow>(path.join(truthDir, 'images.jsonl'));
   const truthIds = [...new Set(ls.map((l) => l.ID))].sort();
   assert.deepEqual([...new Set(images.map((i) => i.id))].sort(), truthIds, 'every image the daemon lists, and no other');
 
   // Without --all: what `docker images` shows (tagged and dangling, no intermediates).
-  const visible = await cliJson<ImageJson[]>([...r, 'images']);
+  const visible = (await cliJson<{ images: ImageJson[] }>([...r, 'images'])).images;
   for (const l of ls.filter((x) => x.Repository !== '<none>')) {
     assert.ok(visible.some((i) => i.id === l.ID), `tagged image ${l.Repository}:${l.Tag} is listed without --all`);
   }
@@ -118,7 +118,7 @@ export async function checkTruth(t: TestContext, root: string, truthDir: string,
       assert.equal(image.created, inspect.Created, 'created');
       assert.equal(image.layers, inspect.RootFS.Layers.length, 'layer count');
 
-      const steps = await cliJson<StepJson[]>([...r, 'layers', inspect.Id]);
+      const { steps } = await cliJson<{ steps: StepJson[] }>([...r, 'layers', inspect.Id]);
       assert.deepEqual(
         steps.filter((s) => !s.empty).map((s) => s.diffId),
         inspect.RootFS.Layers,
@@ -150,7 +150,7 @@ export async function checkTruth(t: TestContext, root: string, truthDir: string,
   for (const f of diffFiles) {
     const name = f.slice('diff-'.length, -'.txt'.length);
     const expected = readFileSync(path.join(truthDir, f), 'utf8').split('\n').filter(Boolean).sort();
-    const containers = await cliJson<ContainerJson[]>([...r, 'containers']);
+    const { containers } = await cliJson<{ containers: ContainerJson[] }>([...r, 'containers']);
     const c = containers.find((x) => x.name === name);
     assert.ok(c, `container ${name} is read`);
     assert.deepEqual(c.changes.map((x) => `${x.kind} ${x.path}`).sort(), expected, `docker diff of ${name}`);

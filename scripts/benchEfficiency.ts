@@ -1,0 +1,59 @@
+/**
+ * The bench's efficiency figure (`npm run bench`, scripts/bench.ts): dive's
+ * efficiency (core/efficiency.ts) of the big layer's whole stack, against
+ * walking the big layer alone with lstat (`stat: true`, as sizes need),
+ * medians of 3. Each layer of the stack is walked once; only regular files
+ * are lstat()ed. Target ≤ 1.5×, as the merged view's.
+ */
+import { efficiency } from '../src/core/efficiency';
+import { walkLayer } from '../src/core/layerWalk';
+import type { LayerContent } from '../src/core/model';
+
+const TARGET = 1.5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
+const runs = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
+const round = (x: number) => Math.round(x * 100) / 100;
+
+async function walkAlone(content: LayerContent): Promise<number> {
+  const t0 = performance.now();
+  for await (const _ of walkLayer(content, { signal: new AbortController().signal })) {
+    // only the walk is timed
+  }
+  return performance.now() - t0;
+}
+
+/** `stack` bottom to top; `big` is the 100,000-file layer in it. */
+export async function benchEfficiency(stack: readonly LayerContent[], big: LayerContent, gc: () => void) {
+  const alone: number[] = [];
+  const timed: number[] = [];
+  let leaves = 0;
+  let offenders = 0;
+  let heapMb = 0;
+  for (let i = 0; i < 3; i++) {
+    gc();
+    alone.push(await walkAlone(big));
+    gc();
+    const heap0 = process.memoryUsage().heapUsed;
+    const t0 = performance.now();
+    const r = await efficiency(stack, { signal: new AbortController().signal });
+    timed.push(performance.now() - t0);
+    heapMb = (process.memoryUsage().heapUsed - heap0) / 1e6;
+    leaves = r.leaves;
+    offenders = r.offenders.length;
+  }
+  const effMs = median(timed);
+  const aloneMs = median(alone);
+  const ratio = effMs / aloneMs;
+  const rows = [
+    {
+      metric: 'efficiency (dive) / walk alone',
+      measured: `${ratio.toFixed(2)}×`,
+      target: `≤ ${TARGET}×`,
+      pass: ratio <= TARGET,
+      detail: `efficiency over ${stack.length} layers ${ms(effMs)} (runs ${runs(timed)} ms; ${leaves} leaves, ${offenders} offenders, ~${heapMb.toFixed(0)} MB heap held at the end); walk stat:true alone ${ms(aloneMs)} (runs ${runs(alone)} ms)`,
+    },
+  ];
+  const json = { layers: stack.length, leaves, offenders, medianMs: round(effMs), runsMs: timed.map(round), walkAloneMs: round(aloneMs), ratio: round(ratio), ratioTarget: TARGET, pass: ratio <= TARGET };
+  return { rows, json };
+}

@@ -1,0 +1,414 @@
+/**
+ * Two points of the image world compared file by file: image A's top against
+ * image B's, step i against step j of one image, or a range of steps (what
+ * steps i..j add together: the merged tree at i-1 against the one at j), in
+ * any roots and layouts.
+ *
+ * Each side is its merged filesystem (layerStack.ts), built from the layers'
+ * own walks. The layers both sides share at the bottom (the same layer of the
+ * same store: one folder on disk) are walked once and applied to both trees;
+ * a path both sides take from the same shared layer is equal without a look.
+ * Every other path present on both sides is compared on its type, mode, owner,
+ * mtime and symlink target (and, when asked, its extended attributes:
+ * compareXattrs.ts), and a regular file on its bytes: sizes first, then the
+ * two files read side by side (compareContent.ts), never by size alone.
+ */
+import { LayerError, throwIfAborted } from './errors';
+import { globToRegExp } from './fileFilter';
+import { humanSize, printable } from './format';
+import { formatMode, type LayerEntry, type WalkProblem } from './layerEntry';
+import { MergedTree, type MergedEntry } from './layerStack';
+import { walkLayer } from './layerWalk';
+import { ContentComparer } from './compareContent';
+import { readXattrs } from './compareXattrs';
+import type { Image, Layer, LayerContent } from './model';
+import { shortId } from './model';
+import type { Store } from './store';
+
+/** One side of a comparison: an image as of a step (stepIndex -1: before its first step, nothing at all). */
+export interface ComparePoint {
+  readonly image: Image;
+  readonly stepIndex: number;
+  /** The layers of steps 0..stepIndex, bottom first (empty steps have none). */
+  readonly layers: readonly Layer[];
+  /** How people name it: `dle/app:1`, `dle/app:1@3`. */
+  readonly label: string;
+}
+
+export type FileChangeKind = 'added' | 'removed' | 'changed';
+/** What differs in a path present on both sides. `unreadable`: its bytes could not be compared (see problems). */
+export type FileAspect = 'type' | 'content' | 'mode' | 'owner' | 'mtime' | 'target' | 'xattrs' | 'unreadable';
+
+/** A path as one side has it: what its walk entry says (owner and mtime undefined for a folder no walk gave itself). */
+export interface FileSide extends Pick<LayerEntry, 'type' | 'size' | 'mode' | 'uid' | 'gid' | 'mtimeMs' | 'target'> {
+  /** Index, in the side's `layers`, of the layer whose copy is visible. */
+  readonly layer: number;
+}
+
+export interface FileChange {
+  readonly path: string;
+  readonly change: FileChangeKind;
+  /** For `changed`: what differs, in this order: type, content, mode, owner, mtime, target, xattrs, unreadable. */
+  readonly aspects: readonly FileAspect[];
+  readonly before?: FileSide;
+  readonly after?: FileSide;
+  /** after.size - before.size (a missing side counts 0). */
+  readonly sizeDelta: number;
+}
+
+export interface CompareProblem {
+  readonly side: 'a' | 'b';
+  readonly path: string;
+  readonly message: string;
+}
+
+export interface CompareResult {
+  /** Every path added, removed or changed from A to B, sorted by path (code units). */
+  readonly changes: FileChange[];
+  /** Layers at the bottom of both sides that are the same layer, walked once, never compared file by file. */
+  readonly sharedLayers: number;
+  /** Entries of each side's merged tree (before ignore patterns). */
+  readonly entries: { readonly a: number; readonly b: number };
+  /** Regular files whose bytes were read to compare them. */
+  readonly contentCompared: number;
+  readonly sizeDelta: number;
+  readonly problems: CompareProblem[];
+}
+
+export interface CompareProgress {
+  readonly phase: 'walk' | 'compare';
+  /** walk: layers walked so far, of `total`; compare: paths compared so far, of `total`. */
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface CompareOptions {
+  readonly signal?: AbortSignal;
+  /** Globs of paths to leave out (fileFilter syntax: `/var/log/**`, `*.pyc`); a folder's match leaves out what is below it. */
+  readonly ignore?: readonly string[];
+  readonly onProgress?: (p: CompareProgress) => void;
+  /** Leave mtimes out: two builds of one Dockerfile differ in little else. */
+  readonly ignoreMtime?: boolean;
+  /**
+   * Compare extended attributes too, where getfattr can read them (default
+   * false: a getfattr run over every path compared costs about as much as the
+   * whole comparison).
+   */
+  readonly xattrs?: boolean;
+}
+
+/** A path matcher for ignore globs: with a `/`, on the whole path (and below it); without, on the name. */
+export function ignoreMatcher(globs: readonly string[]): (path: string) => boolean {
+  const tests = globs
+    .map((g) => g.trim())
+    .filter(Boolean)
+    .map((g) => {
+      if (!g.includes('/')) {
+        const re = globToRegExp(g);
+        return (p: string) => re.test(p.slice(p.lastIndexOf('/') + 1));
+      }
+      const re = globToRegExp(g.startsWith('/') ? g : `/${g}`);
+      return (p: string) => re.test(p);
+    });
+  if (tests.length === 0) return () => false;
+  return (p) => {
+    // A folder's match covers what is below it: test the path and each of its ancestors.
+    for (let cut = p.length; cut > 0; cut = p.lastIndexOf('/', cut - 1)) {
+      const sub = p.slice(0, cut);
+      if (tests.some((t) => t(sub))) return true;
+    }
+    return false;
+  };
+}
+
+/** A merged entry with what the tree does not keep and compare needs: owner and mtime. */
+type OwnedEntry = MergedEntry & { uid?: number; gid?: number; mtimeMs?: number };
+
+/** The merged tree of one side. */
+class Side {
+  readonly tree: MergedTree;
+
+  constructor(readonly name: 'a' | 'b', readonly layers: readonly LayerContent[]) {
+    this.tree = new MergedTree(layers.length);
+  }
+
+  apply(index: number, e: LayerEntry): void {
+    this.tree.apply(index, e);
+    if (e.status === 'deleted') return;
+    // The entry now visible at e.path is this one's (set or updated in place): give it the owner and mtime.
+    const m = this.tree.get(e.path) as OwnedEntry | undefined;
+    if (!m) return;
+    m.uid = e.uid;
+    m.gid = e.gid;
+    m.mtimeMs = e.mtimeMs;
+  }
+
+  side(e: OwnedEntry): FileSide {
+    // An implicit folder (made for a child a walk gave without its folder) has none of its own: undefined.
+    return { type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtimeMs: e.mtimeMs, target: e.target, layer: e.layer };
+  }
+}
+
+/** The layer contents of a point, or an error that names the step and why. */
+function contents(point: ComparePoint): LayerContent[] {
+  return point.layers.map((l) => {
+    if (!l.content) {
+      const why = l.problems.map((p) => p.message).join('; ') || 'its folder is missing';
+      throw new LayerError('not-found', `${point.label}: layer ${shortId(l.id)} has no content on disk: ${why}`);
+    }
+    return l.content;
+  });
+}
+
+/** How many layers at the bottom of both sides are one and the same layer. */
+function sharedPrefix(a: readonly Layer[], b: readonly Layer[]): number {
+  let n = 0;
+  while (n < a.length && n < b.length && a[n].key === b[n].key) n++;
+  return n;
+}
+
+/** Walks `layers[from..to)` of one content list, applying every entry to each of `sides`. */
+async function walkInto(sides: readonly Side[], from: number, to: number, report: Reporter): Promise<void> {
+  const layers = sides[0].layers;
+  for (let i = from; i < to; i++) {
+    throwIfAborted(report.signal);
+    const onProblem = (p: WalkProblem) => {
+      for (const s of sides) report.problem(s.name, p.path, `layer ${i}: ${p.message}`);
+    };
+    for await (const e of walkLayer(layers[i], { signal: report.signal, onProblem })) {
+      for (const s of sides) s.apply(i, e);
+    }
+    report.walked();
+  }
+}
+
+interface Reporter {
+  readonly signal?: AbortSignal;
+  problem(side: 'a' | 'b', path: string, message: string): void;
+  walked(): void;
+}
+
+/** Compares the merged filesystems of two points. Throws LayerError `cancelled` when the signal fires. */
+export async function compareFiles(a: ComparePoint, b: ComparePoint, options: CompareOptions = {}): Promise<CompareResult> {
+  const { signal } = options;
+  const sideA = new Side('a', contents(a));
+  const sideB = new Side('b', contents(b));
+  const shared = sharedPrefix(a.layers, b.layers);
+  const problems: CompareProblem[] = [];
+  const totalWalks = sideA.layers.length + sideB.layers.length - shared;
+  let walks = 0;
+  const report: Reporter = {
+    signal,
+    problem: (side, path, message) => problems.push({ side, path, message }),
+    walked: () => options.onProgress?.({ phase: 'walk', done: ++walks, total: totalWalks }),
+  };
+  options.onProgress?.({ phase: 'walk', done: 0, total: totalWalks });
+  await walkInto([sideA, sideB], 0, shared, report);
+  await walkInto([sideA], shared, sideA.layers.length, report);
+  await walkInto([sideB], shared, sideB.layers.length, report);
+
+  const ignored = ignoreMatcher(options.ignore ?? []);
+  const changes: FileChange[] = [];
+  const toCompare: Pair[] = [];
+  for (const ea of sideA.tree.each()) {
+    if (ignored(ea.path)) continue;
+    const eb = sideB.tree.get(ea.path);
+    if (!eb) {
+      const before = sideA.side(ea);
+      changes.push({ path: ea.path, change: 'removed', aspects: [], before, sizeDelta: 0 - before.size });
+    } else if (!(ea.layer === eb.layer && ea.layer < shared)) {
+      toCompare.push({ path: ea.path, before: sideA.side(ea), after: sideB.side(eb) });
+    }
+  }
+  for (const eb of sideB.tree.each()) {
+    if (ignored(eb.path) || sideA.tree.get(eb.path)) continue;
+    const after = sideB.side(eb);
+    changes.push({ path: eb.path, change: 'added', aspects: [], after, sizeDelta: after.size });
+  }
+
+  const xattrsOf = options.xattrs !== true ? undefined : await pairXattrs(toCompare, sideA.layers, sideB.layers, signal);
+  const contentCompared = await comparePairs(toCompare, sideA.layers, sideB.layers, xattrsOf, options, changes, problems);
+  options.onProgress?.({ phase: 'compare', done: toCompare.length, total: toCompare.length });
+  changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  return {
+    changes,
+    sharedLayers: shared,
+    entries: { a: sideA.tree.count, b: sideB.tree.count },
+    contentCompared,
+    sizeDelta: changes.reduce((s, c) => s + c.sizeDelta, 0),
+    problems,
+  };
+}
+
+interface Pair {
+  readonly path: string;
+  readonly before: FileSide;
+  readonly after: FileSide;
+}
+
+/**
+ * Compares the paths both sides have (not from one shared layer): attributes,
+ * then the bytes of same-size regular files. Pushes what differs to
+ * `changes`; returns how many files' bytes were read.
+ */
+async function comparePairs(
+  toCompare: readonly Pair[],
+  layersA: readonly LayerContent[],
+  layersB: readonly LayerContent[],
+  xattrsOf: ((path: string, layer: number, side: 'a' | 'b') => string | undefined) | undefined,
+  options: CompareOptions,
+  changes: FileChange[],
+  problems: CompareProblem[],
+): Promise<number> {
+  let contentCompared = 0;
+  const content = new ContentComparer(options.signal);
+  try {
+    let slice = performance.now();
+    for (let n = 0; n < toCompare.length; n++) {
+      throwIfAborted(options.signal);
+      if ((n & 255) === 0) {
+        options.onProgress?.({ phase: 'compare', done: n, total: toCompare.length });
+        // Quick reads are synchronous: give the event loop a turn every ~8 ms, as the walk does.
+        if (performance.now() - slice > 8) {
+          await new Promise((r) => setImmediate(r));
+          slice = performance.now();
+        }
+      }
+      const { path, before, after } = toCompare[n];
+      const aspects = attributeAspects(before, after, options.ignoreMtime === true);
+      if (xattrsOf && xattrsOf(path, before.layer, 'a') !== xattrsOf(path, after.layer, 'b')) aspects.push('xattrs');
+      if (before.type === 'file' && after.type === 'file') {
+        if (before.size !== after.size) aspects.unshift('content');
+        else {
+          contentCompared++;
+          try {
+            if (!(await content.same(layersA[before.layer], layersB[after.layer], path, before.size))) aspects.unshift('content');
+          } catch (err) {
+            if (err instanceof LayerError && err.code === 'cancelled') throw err;
+            aspects.push('unreadable');
+            problems.push({ side: 'a', path, message: `the bytes could not be compared: ${(err as Error).message}` });
+          }
+        }
+      }
+      if (aspects.length) changes.push({ path, change: 'changed', aspects: order(aspects), before, after, sizeDelta: after.size - before.size });
+    }
+  } finally {
+    content.close();
+  }
+  return contentCompared;
+}
+
+/**
+ * The extended attributes of every pair to compare, read in one getfattr
+ * batch run (compareXattrs.ts); undefined when they cannot be read. The paths
+ * were walked as real folders of their layers: getfattr -h reads them without
+ * following the entry itself.
+ */
+async function pairXattrs(
+  pairs: readonly Pair[],
+  layersA: readonly LayerContent[],
+  layersB: readonly LayerContent[],
+  signal?: AbortSignal,
+): Promise<((path: string, layer: number, side: 'a' | 'b') => string | undefined) | undefined> {
+  const disk = (layers: readonly LayerContent[], layer: number, path: string) => (layers[layer].tar ? undefined : layers[layer].dir + path);
+  const paths: string[] = [];
+  for (const p of pairs) {
+    const [x, y] = [disk(layersA, p.before.layer, p.path), disk(layersB, p.after.layer, p.path)];
+    if (x !== undefined && y !== undefined) paths.push(x, y);
+  }
+  if (paths.length === 0) return undefined;
+  const found = await readXattrs(paths, signal);
+  throwIfAborted(signal);
+  if (!found) return undefined;
+  return (path, layer, side) => {
+    const d = disk(side === 'a' ? layersA : layersB, layer, path);
+    return d === undefined ? undefined : found.get(d);
+  };
+}
+
+const ASPECT_ORDER: readonly FileAspect[] = ['type', 'content', 'mode', 'owner', 'mtime', 'target', 'xattrs', 'unreadable'];
+const order = (aspects: FileAspect[]) => ASPECT_ORDER.filter((x) => aspects.includes(x));
+
+/** What differs besides the bytes. Owner and mtime only where both walks read them. */
+function attributeAspects(x: FileSide, y: FileSide, ignoreMtime: boolean): FileAspect[] {
+  const aspects: FileAspect[] = [];
+  if (x.type !== y.type) aspects.push('type');
+  if ((x.mode & 0o7777) !== (y.mode & 0o7777)) aspects.push('mode');
+  if (x.uid !== undefined && y.uid !== undefined && (x.uid !== y.uid || x.gid !== y.gid)) aspects.push('owner');
+  if (!ignoreMtime && x.mtimeMs !== undefined && y.mtimeMs !== undefined && x.mtimeMs !== y.mtimeMs) aspects.push('mtime');
+  if (x.type === 'symlink' && y.type === 'symlink' && x.target !== y.target) aspects.push('target');
+  return aspects;
+}
+
+/** `+2B`, `-6B`: a size delta as Docker prints sizes. */
+export const signedSize = (n: number): string => (n < 0 ? `-${humanSize(-n)}` : `+${humanSize(n)}`);
+
+/**
+ * A change in words, for the CLI and the views: `file +2B` for an added or
+ * removed path, `content (same size), mode -rw-r--r-- → -rwxr-xr-x` for a changed one.
+ */
+export function describeChange(c: FileChange): string {
+  if (c.change !== 'changed') return `${(c.before ?? c.after)!.type}${c.sizeDelta ? ` ${signedSize(c.sizeDelta)}` : ''}`;
+  const [x, y] = [c.before!, c.after!];
+  const words = c.aspects.map((aspect) => {
+    switch (aspect) {
+      case 'type':
+        return `type ${x.type} → ${y.type}`;
+      case 'content':
+        return x.size === y.size ? 'content (same size)' : `content ${humanSize(x.size)} → ${humanSize(y.size)}`;
+      case 'mode':
+        return `mode ${formatMode(x.mode)} → ${formatMode(y.mode)}`;
+      case 'owner':
+        return `owner ${x.uid}:${x.gid} → ${y.uid}:${y.gid}`;
+      case 'target':
+        return `target ${printable(x.target ?? '')} → ${printable(y.target ?? '')}`;
+      default:
+        return aspect;
+    }
+  });
+  return words.join(', ');
+}
+
+/** How a point reads when no reference names it: `dle/app:1` (its top), `dle/app:1@4`, `dle/app:1 before step 0 (nothing)`. */
+export function pointLabel(image: Image, stepIndex: number): string {
+  const name = image.tags[0] ?? shortId(image.id);
+  if (stepIndex < 0) return `${name} before step 0 (nothing)`;
+  return stepIndex === image.steps.length - 1 ? name : `${name}@${stepIndex}`;
+}
+
+/** An image as of step `stepIndex` (-1: before its first step). */
+export function comparePoint(store: Store, image: Image, stepIndex: number, label = pointLabel(image, stepIndex)): ComparePoint {
+  const layers: Layer[] = [];
+  for (const step of image.steps.slice(0, stepIndex + 1)) {
+    if (step.layerKey === undefined) continue;
+    const layer = store.layer(step.layerKey);
+    if (!layer) throw new LayerError('not-found', `${label}: the layer of step ${step.index} is missing from the store`);
+    layers.push(layer);
+  }
+  return { image, stepIndex, layers, label };
+}
+
+const RANGE = /^(.+)@(\d+)\.\.(\d+)$/;
+
+/**
+ * The two sides named by the CLI's and the views' references: `A B` (each an
+ * image, `IMAGE@N` or a layer id, as Store.resolveStep takes them), or one
+ * range `IMAGE@I..J` (B omitted): the merged tree before step I against the
+ * one as of step J, i.e. what steps I to J add together.
+ */
+export function resolveComparison(store: Store, refA: string, refB?: string): { a: ComparePoint; b: ComparePoint } {
+  const range = RANGE.exec(refA);
+  if (range) {
+    if (refB !== undefined) throw new LayerError('invalid-id', `${refA} is a range: give no second image`);
+    const image = store.findImage(range[1]);
+    const [from, to] = [Number(range[2]), Number(range[3])];
+    if (from > to) throw new LayerError('invalid-id', `${refA}: the range must go up (${to}..${from}?)`);
+    if (to >= image.steps.length) throw new LayerError('not-found', `image ${range[1]} has ${image.steps.length} steps (0–${image.steps.length - 1})`);
+    const before = from > 0 ? `${range[1]}@${from - 1}` : `${range[1]} before step 0 (nothing)`;
+    return { a: comparePoint(store, image, from - 1, before), b: comparePoint(store, image, to, `${range[1]}@${to}`) };
+  }
+  if (refB === undefined) throw new LayerError('invalid-id', `compare needs two images or steps, or one range IMAGE@I..J`);
+  const sa = store.resolveStep(refA);
+  const sb = store.resolveStep(refB);
+  return { a: comparePoint(store, sa.image, sa.stepIndex, refA), b: comparePoint(store, sb.image, sb.stepIndex, refB) };
+}
