@@ -2,7 +2,8 @@
  * The `docker-layers` commands, over the core only. Each writes to `out` and
  * returns nothing; failures throw LayerError / UsageError for main() to map.
  */
-import { LayerError } from '../core/errors';
+import { LayerError, errorMessage } from '../core/errors';
+import { parseJson } from '../core/fsUtil';
 import { age, humanSize, printable, shortStep, table, truncate } from '../core/format';
 import { diffJson, type JsonChange } from '../core/jsonDiff';
 import { walkLayer, type LayerEntry } from '../core/layerWalk';
@@ -116,13 +117,20 @@ export const layers: Command = async (store, args, out) => {
 export const jsonDoc: Command = async (store, args, out, signal) => {
   const step = store.resolveStep(args.positional[0]);
   const doc = await store.document(step, signal);
+  const where = doc.path ?? `step ${step.stepIndex} of ${shortId(step.image.id)}`;
   if (args.json) {
-    out.write(
-      jsonDocument('json', { kind: doc.kind, path: doc.path ?? null, imageId: doc.imageId, stepIndex: doc.stepIndex, document: JSON.parse(doc.text) }),
-    );
+    const document = parseJson(doc.text, where);
+    out.write(jsonDocument('json', { kind: doc.kind, path: doc.path ?? null, imageId: doc.imageId, stepIndex: doc.stepIndex, document }));
     return;
   }
+  // Verbatim, even when it does not parse (a truncated file is evidence too); then say so.
   out.write(doc.text.endsWith('\n') ? doc.text : doc.text + '\n');
+  try {
+    parseJson(doc.text, where);
+  } catch (err) {
+    out.warn(printable(errorMessage(err)));
+    return 2;
+  }
 };
 
 export const diff: Command = async (store, args, out, signal) => {

@@ -226,8 +226,7 @@ export class LegacyGraphReader implements LayoutReader {
     const id = step.imageId ?? image.id;
     const file = childPath(this.source.dir, id) + path.sep + 'json';
     const text = await readText(file);
-    // Verbatim, but only when it is JSON: a truncated file is a `corrupt` error that names it, not a parse crash downstream.
-    parseJson(text, file);
+    // Verbatim, valid or not: the editor shows where a corrupt document breaks, the CLI says so.
     return { kind: 'legacy-json', text, path: file, imageId: image.id, stepIndex };
   }
 }
