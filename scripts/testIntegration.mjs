@@ -2,17 +2,20 @@
 // VS Code: code-server in headless Chromium, offline. The extension under test
 // is the packaged .vsix (npm run package), installed as users install it.
 //
-//   node scripts/testIntegration.mjs [--vsix FILE] [--tests FILE] [--grep REGEXP] [--timeout SECONDS] [--keep]
+//   node scripts/testIntegration.mjs [--vsix FILE] [--tests FILE] [--grep REGEXP] [--timeout SECONDS] [--keep] [--user NAME]
 //
 // --grep runs only the tests whose "suite › test" name matches; --keep keeps the
-// temporary folder (workspace, profile, code-server.log). Exits with the suite's
-// status; 1 on a timeout (default 5 minutes) or when the host cannot start.
+// temporary folder (workspace, profile, code-server.log); --user (as root) runs
+// code-server, and so the extension, as that user (`--user nobody`: Docker's
+// root-only folders are then unreadable, as for most people). Exits with the suite's
+// status; 1 on a timeout (default 30 minutes) or when the host cannot start.
 import { existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { startPageBridge } from './pageBridge.mjs';
 import {
-  REPO, VSIX, codeServerVersion, ensureCodeServer, exitOnSignals, installVsix, launchBrowser,
+  REPO, VSIX, codeServerUser, codeServerVersion, ensureCodeServer, exitOnSignals, installVsix, launchBrowser,
   remoteUri, removeOnExit, startCodeServer, tail, testInputs, workbenchUrl,
 } from './vscodeHost.mjs';
 
@@ -23,8 +26,9 @@ const { values: opts } = parseArgs({
     vsix: { type: 'string', default: VSIX },
     tests: { type: 'string', default: path.join(REPO, 'dist-test', 'integration', 'index.js') },
     grep: { type: 'string' },
-    timeout: { type: 'string', default: '300' },
+    timeout: { type: 'string', default: '1800' }, // the hostile corpus alone takes ~10 minutes (its million-entry root ~4)
     keep: { type: 'boolean' },
+    user: { type: 'string' },
   },
 });
 const TIMEOUT_MS = Number(opts.timeout) * 1000;
@@ -44,7 +48,11 @@ async function main() {
   await ensureCodeServer();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'dle-integration-'));
   const inputs = testInputs();
-  const env = { ...inputs.env, ...(opts.grep ? { DLE_TEST_GREP: opts.grep } : {}) };
+  const bridge = await startPageBridge(); // the tests' way to the page's DOM (test/integration/page.ts)
+  // Not root: the host already runs as an unprivileged user, which is what --user is for.
+  const user = opts.user && process.getuid?.() === 0 ? codeServerUser(opts.user) : undefined;
+  if (opts.user && !user) console.log(`--user ${opts.user}: not root, so the host runs as this user (uid ${process.getuid?.()})`);
+  const env = { ...inputs.env, ...bridge.env, ...(opts.grep ? { DLE_TEST_GREP: opts.grep } : {}) };
   let server;
   let browser;
   let summary;
@@ -56,7 +64,9 @@ async function main() {
     mkdirSync(workspace);
     const extension = await installVsix(vsix, path.join(tmp, 'ext'), { configDir: path.join(tmp, 'install') });
     console.log(`Installed ${path.basename(vsix)} → ${extension}`);
+    if (user) console.log(`code-server runs as ${opts.user} (uid ${user.uid})`);
     server = await startCodeServer({
+      user,
       workspace,
       userDataDir: path.join(tmp, 'user-data'),
       extensionsDir: path.join(tmp, 'ext'),
@@ -66,6 +76,7 @@ async function main() {
     console.log(`code-server on ${server.url} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
     browser = await launchBrowser();
     const page = await browser.newPage();
+    bridge.attach(page);
 
     let finish;
     const finished = new Promise((resolve) => { finish = resolve; });
@@ -103,6 +114,7 @@ async function main() {
   } finally {
     await browser?.close().catch(() => {});
     await server?.stop();
+    await bridge.close();
     removeTmp();
   }
 

@@ -170,10 +170,10 @@ export async function installVsix(vsix, extensionsDir, { configDir } = {}) {
 /**
  * Starts code-server on a free loopback port with a clean user profile (settings.json
  * written first: a clean screen, plus `settings`). `env` reaches the extension host.
- * Its config file, log and XDG folders go beside userDataDir.
+ * Its config file, log and XDG folders go beside userDataDir. `user` (codeServerUser()) runs it as that user.
  * Returns { url, port, workspace, log, stop() }; stop() ends the whole process group.
  */
-export async function startCodeServer({ workspace, userDataDir, extensionsDir, settings = {}, env = {}, logFile } = {}) {
+export async function startCodeServer({ workspace, userDataDir, extensionsDir, settings = {}, env = {}, logFile, user } = {}) {
   const base = path.dirname(userDataDir);
   mkdirSync(path.join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
@@ -183,6 +183,7 @@ export async function startCodeServer({ workspace, userDataDir, extensionsDir, s
   const config = writeConfig(base);
   const log = logFile ?? path.join(base, 'code-server.log');
   const out = openSync(log, 'a');
+  if (user) chownTree(base, user); // its profile, extensions, workspace and log are the user's
   const child = spawn(BIN, [
     '--config', config, '--auth', 'none', '--bind-addr', `127.0.0.1:${port}`,
     '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
@@ -190,7 +191,8 @@ export async function startCodeServer({ workspace, userDataDir, extensionsDir, s
   ], {
     detached: true, // its own process group: stop() signals every child with it
     stdio: ['ignore', out, out],
-    env: { ...process.env, ...isolatedHome(base), EXTENSIONS_GALLERY: NO_GALLERY, ...env },
+    env: { ...process.env, ...isolatedHome(base), EXTENSIONS_GALLERY: NO_GALLERY, ...(user ? { HOME: base, USER: user.name } : {}), ...env },
+    ...(user ? { uid: user.uid, gid: user.gid } : {}),
   });
   closeSync(out);
   const exited = once(child, 'exit');
@@ -214,6 +216,22 @@ export async function startCodeServer({ workspace, userDataDir, extensionsDir, s
     throw e;
   }
   return { url, port, workspace, log, stop };
+}
+
+/** A local user to run code-server as (root only): { name, uid, gid }. */
+export function codeServerUser(name) {
+  if (process.getuid?.() !== 0) throw new Error(`only root can start code-server as ${name}`);
+  const id = (flag) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
+  const uid = id('-u');
+  const gid = id('-g');
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || spawnSync('id', [name]).status !== 0) throw new Error(`no such user: ${name}`);
+  return { name, uid, gid };
+}
+
+/** Gives a folder made for code-server (profile, extensions, workspace) to the user it runs as. */
+export function chownTree(dir, { uid, gid }) {
+  const r = spawnSync('chown', ['-R', `${uid}:${gid}`, dir], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`chown -R ${uid}:${gid} ${dir} failed: ${r.stderr}`);
 }
 
 let signalsHandled = false;
@@ -341,6 +359,9 @@ export function testInputs() {
       .filter((f) => !f.includes('.stamp') && statSync(path.join(shared, f)).isDirectory())
       .map((f) => [f, path.join(shared, f)]));
   }
+  // The corpus of broken and hostile roots (test/fixtures/makeHostile.mjs): OUTDIR with manifest.json.
+  const hostile = path.join(REPO, '.cache', 'hostile');
+  if (existsSync(path.join(hostile, 'manifest.json'))) roots.hostile = hostile;
   return {
     env: { DLE_TEST_ROOTS: JSON.stringify(roots), DLE_REPO: REPO },
     settings: roots.overlay2 ? { 'dockerLayers.roots': [roots.overlay2] } : {},

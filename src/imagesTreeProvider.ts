@@ -4,13 +4,21 @@
  * problems where they belong. Everything comes from the loaded model: the
  * tree never reads the disk.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { age, humanSize, shortStep, truncate } from './core/format';
 import { shortId, type Container, type Image, type Problem, type Source } from './core/model';
 import type { RootStatus, Store } from './core/store';
 import { Disposable } from './dispose';
 import { showIntermediate } from './settings';
+import { countSharingLayer, sharedWithLabel } from './sharingScope';
 import type { StoreService } from './storeService';
+
+/** Adds to image rows what is known only later (e.g. efficiencyImageDecorator.ts); onDidChange refreshes the tree. */
+export interface ImageItemDecorator {
+  decorate(item: vscode.TreeItem, image: Image): void;
+  readonly onDidChange: vscode.Event<void>;
+}
 
 export type TreeNode =
   | { kind: 'root'; status: RootStatus }
@@ -24,6 +32,7 @@ export type TreeNode =
 
 export class ImagesTreeProvider extends Disposable implements vscode.TreeDataProvider<TreeNode> {
   private readonly changed = this.register(new vscode.EventEmitter<TreeNode | undefined>());
+  private readonly decorators: ImageItemDecorator[] = [];
   readonly onDidChangeTreeData = this.changed.event;
 
   constructor(private readonly service: StoreService) {
@@ -69,7 +78,13 @@ export class ImagesTreeProvider extends Disposable implements vscode.TreeDataPro
     const images: TreeNode[] = store.images
       .filter((i) => i.source.key === source.key && (all || !i.intermediate))
       .map((image) => ({ kind: 'image', image }));
-    const problems = store.problems.filter((p) => p.subject === source.label || p.path?.startsWith(source.dir));
+    // A problem the model does not tie to a folder of this source (a dangling tag, a parent loop, a root-level
+    // repositories-<driver>) still shows: on the only source of its root, or of the only root.
+    const only = store.sources.filter((s) => s.root === source.root).length === 1;
+    const single = only && store.roots.length === 1;
+    const problems = store.problems.filter(
+      (p) => p.subject === source.label || p.path?.startsWith(source.dir) || (only && p.path?.startsWith(source.root + path.sep)) || (single && !p.path),
+    );
     const extra: TreeNode[] = problems.length ? [{ kind: 'problems', id: `${source.key}/problems`, problems }] : [];
     return [...extra, ...images, ...(containersOfRoot ? this.containerNodes(store, containersOfRoot) : [])];
   }
@@ -91,8 +106,11 @@ export class ImagesTreeProvider extends Disposable implements vscode.TreeDataPro
         item.contextValue = 'source';
         return item;
       }
-      case 'image':
-        return imageItem(node.image);
+      case 'image': {
+        const item = imageItem(node.image);
+        for (const d of this.decorators) d.decorate(item, node.image);
+        return item;
+      }
       case 'step':
         return stepItem(this.service.current(), node.image, node.stepIndex);
       case 'containers': {
@@ -126,8 +144,36 @@ export class ImagesTreeProvider extends Disposable implements vscode.TreeDataPro
     }
   }
 
-  getParent(): undefined {
-    return undefined;
+  addImageDecorator(d: ImageItemDecorator): void {
+    this.decorators.push(d);
+    this.register(d.onDidChange(() => this.changed.fire(undefined)));
+  }
+
+  /** The node above `node` (for reveal: a container's image, a step's image), from the current store. */
+  getParent(node: TreeNode): TreeNode | undefined {
+    const store = this.service.current();
+    const rootOf = (root: string): TreeNode | undefined => {
+      const status = store?.roots.find((r) => r.root === root);
+      return status && { kind: 'root', status };
+    };
+    switch (node.kind) {
+      case 'step':
+        return { kind: 'image', image: node.image };
+      case 'image': {
+        const status = store?.roots.find((r) => r.root === node.image.source.root);
+        return status?.sources.length === 1 ? { kind: 'root', status } : { kind: 'source', source: node.image.source };
+      }
+      case 'source':
+        return rootOf(node.source.root);
+      case 'container': {
+        const root = node.container.source.root;
+        return { kind: 'containers', root, containers: store?.containers.filter((c) => c.source.root === root) ?? [node.container] };
+      }
+      case 'containers':
+        return rootOf(node.root);
+      default:
+        return undefined;
+    }
   }
 }
 
@@ -181,7 +227,8 @@ function stepItem(store: Store | undefined, image: Image, index: number): vscode
   const label = `${index}  ${truncate(shortStep(step.createdBy) || (layer ? `layer ${shortId(layer.id)}` : '(no history)'), 80)}`;
   const item = new vscode.TreeItem(label, vscode.TreeItemCollapsibleState.None);
   item.id = `${image.key}@${index}`;
-  item.description = step.empty ? 'empty' : humanSize(step.size);
+  const sharedWith = layer && store ? countSharingLayer(store, image, layer.key) : 0;
+  item.description = step.empty ? 'empty' : sharedWith ? `${humanSize(step.size)} · ${sharedWithLabel(sharedWith)}` : humanSize(step.size);
   const md = new vscode.MarkdownString();
   md.appendCodeblock(step.createdBy || '(no command recorded)', 'shell');
   md.appendMarkdown(`step ${index} of ${image.steps.length}`);
@@ -192,6 +239,7 @@ function stepItem(store: Store | undefined, image: Image, index: number): vscode
     md.appendMarkdown(`layer \`${escapeCode(layer.id)}\`  \n`);
     if (layer.diffId) md.appendMarkdown(`diff id \`${escapeCode(layer.diffId)}\`  \n`);
     md.appendMarkdown(`size ${humanSize(layer.size)} (${layer.size} bytes)`);
+    if (sharedWith) md.appendMarkdown(`  \n${sharedWithLabel(sharedWith)} (Show Images Sharing This Layer lists them)`);
     for (const p of layer.problems) md.appendMarkdown(`  \n$(warning) ${escapeMd(p.message)}`);
   }
   if (step.comment) md.appendMarkdown(`  \ncomment: ${escapeMd(step.comment)}`);
@@ -202,7 +250,7 @@ function stepItem(store: Store | undefined, image: Image, index: number): vscode
     : layer?.problems.length
       ? new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'))
       : new vscode.ThemeIcon('layers');
-  item.contextValue = step.empty ? 'emptyStep' : 'layer';
+  item.contextValue = step.empty ? 'emptyStep' : sharedWith ? 'layer.shared' : 'layer';
   // A click opens the step's JSON with its changes from the step below (and, through the
   // selection, lists the layer's files in the Layer Files view).
   item.command = { command: 'dockerLayers.openLayerJson', title: 'Open Layer JSON', arguments: [{ kind: 'step', image, stepIndex: index }] };

@@ -14,6 +14,8 @@ export interface FileMark {
   readonly opaqueUnknown?: boolean;
   /** What the status is relative to, e.g. `this layer`, `step 7`. */
   readonly where: string;
+  /** A container's read-write layer: letters as `docker diff` prints them (C for modified and opaque). */
+  readonly dockerDiff?: boolean;
 }
 
 /** Looks up the mark of a URI; undefined when it has none. */
@@ -33,10 +35,11 @@ export const OPAQUE_UNKNOWN_NOTE =
 /** The decoration for a mark: badge, theme colour, and a tooltip that says it in words. */
 export function decorationOf(mark: FileMark): vscode.FileDecoration {
   const style = STYLE[mark.status];
-  let tooltip = `${style.says} ${mark.where}`;
+  const badge = mark.dockerDiff && (mark.status === 'modified' || mark.status === 'opaque') ? 'C' : style.badge;
+  let tooltip = `${badge === 'C' ? 'Changed in' : style.says} ${mark.where}`;
   if (mark.status === 'opaque') tooltip += `: ${OPAQUE_NOTE}`;
   if (mark.opaqueUnknown) tooltip += `; ${OPAQUE_UNKNOWN_NOTE}`;
-  const decoration = new vscode.FileDecoration(style.badge, tooltip, new vscode.ThemeColor(style.color));
+  const decoration = new vscode.FileDecoration(badge, tooltip, new vscode.ThemeColor(style.color));
   decoration.propagate = false;
   return decoration;
 }

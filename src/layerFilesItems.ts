@@ -175,7 +175,8 @@ function tooltipOf(load: Load, e: LayerEntry | MergedEntry): string {
     if (e.changedIn.length > 1) lines.push(`changed in ${e.changedIn.map((i) => fromText(load, i)).join(', ')}`);
   } else {
     const said = { added: 'added in this layer', modified: 'modified in this layer (it exists below)', deleted: 'deleted in this layer (a whiteout)', opaque: 'opaque folder' };
-    lines.push(said[e.status]);
+    const diffSaid = { added: 'A: added in the container', modified: 'C: changed in the container (it exists in the image)', deleted: 'D: deleted in the container', opaque: 'C: changed in the container (an opaque folder)' };
+    lines.push((load.subject.kind === 'container' ? diffSaid : said)[e.status]);
   }
   if (e.status === 'opaque') lines.push(`Opaque: ${OPAQUE_NOTE}.`);
   if (e.opaqueUnknown) lines.push(`Opaque: unknown, ${OPAQUE_UNKNOWN_NOTE}.`);
@@ -256,6 +257,7 @@ export function markOfUri(load: Load, uri: vscode.Uri): FileMark | undefined {
   if (!load.merged) {
     if (t.k !== 'file' || t.layer !== load.layers[0]?.key) return undefined;
     const e = tree.get(t.path) as LayerEntry | undefined;
+    if (load.subject.kind === 'container') return e && { status: e.status, opaqueUnknown: e.opaqueUnknown, where: 'the container', dockerDiff: true };
     return e && { status: e.status, opaqueUnknown: e.opaqueUnknown, where: 'this layer' };
   }
   const e = tree.get(t.path) as MergedEntry | undefined;
@@ -263,5 +265,6 @@ export function markOfUri(load: Load, uri: vscode.Uri): FileMark | undefined {
   const s = load.subject;
   const same = t.k === 'merged' ? s.kind === 'step' && t.image === s.image.key && t.step === s.stepIndex : t.layer === load.layers[e.layer]?.key;
   if (!same) return undefined;
-  return { status: e.status, opaqueUnknown: e.opaqueUnknown, where: s.kind === 'step' ? `this step (${s.stepIndex})` : 'the container' };
+  if (s.kind === 'container') return { status: e.status, opaqueUnknown: e.opaqueUnknown, where: 'the container', dockerDiff: true };
+  return { status: e.status, opaqueUnknown: e.opaqueUnknown, where: `this step (${s.stepIndex})` };
 }

@@ -8,6 +8,18 @@ import './imagesTree.test';
 import './layerJsonEditor.test';
 import './layerFileSystem.test';
 import './layerFiles.test';
+import './pathHistory.test';
+import './export.test';
+import './containers.test';
+import './efficiency.test';
+import './sharing.test';
+import './webviewSafety.test';
+import './trust.test';
+import './permission.test';
+import './hostile.test';
+import './compare.test';
+import './findPath.test';
+import './archives.test';
 
 export function run(): Promise<void> {
   return runHarness();

@@ -14,6 +14,7 @@ import type { Store } from '../../src/core/store';
 import type { ExtensionApi } from '../../src/extension';
 import { containingStep, type LayerFileRef } from '../../src/fileCommands';
 import { jsonDocUri, layerFileUri, mergedFileUri, parseLayerUri } from '../../src/layerUri';
+import { sleep, waitFor } from './extensionApi';
 import { after, suite, test } from './harness';
 
 const roots: { overlay2?: string; vfs?: string } = JSON.parse(process.env.DLE_TEST_ROOTS ?? '{}');
@@ -39,17 +40,7 @@ async function useRoots(a: ExtensionApi, list: string[]): Promise<Store> {
   return store;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, probe: () => T | undefined, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const got = probe();
-    if (got !== undefined) return got;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const activeInput = () => vscode.window.tabGroups.activeTabGroup.activeTab?.input;
 const activeDiff = () => waitFor('a diff editor', () => (activeInput() instanceof vscode.TabInputTextDiff ? (activeInput() as vscode.TabInputTextDiff) : undefined));

@@ -16,6 +16,7 @@ import type { Store } from '../../src/core/store';
 import type { ExtensionApi } from '../../src/extension';
 import type { FileNode, LayerFilesNode } from '../../src/layerFilesTreeProvider';
 import { parseLayerUri } from '../../src/layerUri';
+import { sleep } from './extensionApi';
 import { after, before, suite, test } from './harness';
 
 const roots: { overlay2?: string; truth?: Record<string, string> } = JSON.parse(process.env.DLE_TEST_ROOTS ?? '{}');
@@ -37,7 +38,6 @@ async function useRoots(a: ExtensionApi, list: string[]): Promise<Store> {
   return a.service.reload();
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function appImage(store: Store): Image {
   const image = store.images.find((i) => i.tags.includes('dle/app:1'));
