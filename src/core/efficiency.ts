@@ -38,6 +38,7 @@ import { fromFsError, LayerError } from './errors';
 import type { LayerEntry, WalkProblem } from './layerEntry';
 import { isSameOrBelow, PathTree, type MergeProgress, type PathEntry } from './layerStack';
 import { walkLayer } from './layerWalk';
+import { tarHardlinks } from './tar/tarLayer';
 import type { Image, LayerContent } from './model';
 import type { Store } from './store';
 
@@ -121,8 +122,27 @@ class DiveStack extends PathTree<Sized> {
   }
 }
 
-/** Sizes as a layer tar's headers give them: regular files only, each hard-linked file once. */
-class TarSizes {
+/** A walked entry with the size dive would read for it. */
+interface Sizer {
+  sized(e: LayerEntry): Sized;
+}
+
+/**
+ * Sizes of a layer that is a tar (an image archive): its headers are there to
+ * read, and a hard link's header says 0 bytes, as dive reads it.
+ */
+class HeaderSizes implements Sizer {
+  constructor(private readonly hardlinks: ReadonlySet<string>) {}
+
+  sized(e: LayerEntry): Sized {
+    const deleted = e.status === 'deleted';
+    const size = deleted || e.type !== 'file' || this.hardlinks.has(e.path) ? 0 : e.size;
+    return { path: e.path, type: e.type, size, deleted };
+  }
+}
+
+/** Sizes of a layer folder as a layer tar's headers would give them: regular files only, each hard-linked file once. */
+class TarSizes implements Sizer {
   /** `dev:ino` of the files with several links already counted in this layer. */
   private readonly linked = new Set<string>();
 
@@ -194,13 +214,14 @@ export async function efficiency(layers: readonly LayerContent[], options: Effic
     if (options.signal?.aborted) throw new LayerError('cancelled', 'cancelled');
     options.onProgress?.({ layer: i, layers: layers.length, entries });
     const onProblem = options.onProblem && ((p: WalkProblem) => options.onProblem!(i, p));
-    const sizes = new TarSizes(layers[i].dir, onProblem);
+    const layer = layers[i];
+    const sizes: Sizer = layer.tar ? new HeaderSizes(await tarHardlinks(layer, options.signal)) : new TarSizes(layer.dir, onProblem);
     let bytes = 0;
     // The walk yields a folder right before what is inside it: an entry is a
     // leaf when the next one is not below it. Each entry is visited before it
     // joins the stack, so a whiteout sees the layers below only.
     let prev: Sized | undefined;
-    for await (const walked of walkLayer(layers[i], { signal: options.signal, onProblem, stat: false })) {
+    for await (const walked of walkLayer(layer, { signal: options.signal, onProblem, stat: false })) {
       const e = sizes.sized(walked);
       if (prev) {
         if (!isSameOrBelow(e.path, prev.path) || prev.type !== 'dir') visitLeaf(i, prev);

@@ -153,16 +153,20 @@ test('dle/app:1 in the legacy graph root (aufs .wh. files) has the figures of th
  * dive/image/docker/image_archive_analysis_test.go (commit d6c6919, `Test_Analysis`,
  * "docker-image": .data/test-docker-image.tar, built from .data/Dockerfile.test-image).
  * The shared roots hold that same image `docker load`ed into Docker 20 (overlay2) and
- * imported into containerd 1.6: unpacked folders, not tars, and the figures are equal
+ * imported into containerd 1.6 (unpacked folders, not tars) and dive's test tar itself (read in
+ * place, as an archive root): the figures are equal
  * to the last digit. (Without counting a hard-linked file once per layer as a tar does,
  * busybox's ~400 applet links would make the base layer 422 MB and the score 0.99995.)
  */
 const DIVE_TEST_IMAGE = { score: 0.9844212134184309, sizeBytes: 1220598, userSizeBytes: 66237, wastedBytes: 32025, userWastedPercent: 0.4834911001404049 };
 
-for (const name of ['docker20-overlay2', 'containerd16-moby']) {
+/** dive's test archive itself (read in place, headers and all), as dive's test reads it. */
+const DIVE_ARCHIVE = path.join(repoRoot, '..', 'shared', 'fixtures', 'archives', 'dive-test-docker-image.tar');
+
+for (const name of ['docker20-overlay2', 'containerd16-moby', 'archive']) {
   test(`dive-test:latest on ${name}: the figures dive's own test asserts`, async (t) => {
-    const root = sharedRoot(name);
-    if (!root) return t.skip(whyMissing(name));
+    const root = name === 'archive' ? (fs.existsSync(DIVE_ARCHIVE) ? { root: DIVE_ARCHIVE } : undefined) : sharedRoot(name);
+    if (!root) return t.skip(name === 'archive' ? `${DIVE_ARCHIVE} is missing` : whyMissing(name));
     const store = await open(root.root);
     const r = await imageEfficiency(store, store.findImage('dive-test:latest'));
     const { score, sizeBytes, userSizeBytes, wastedBytes, userWastedPercent } = r;

@@ -147,6 +147,14 @@ export async function* walkTar(content: LayerContent, options: WalkOptions = {})
   }
 }
 
+/** The paths of a tar layer that are hard links to another member (their headers say 0 bytes). */
+export async function tarHardlinks(content: LayerContent, signal?: AbortSignal): Promise<ReadonlySet<string>> {
+  const { own } = await indexes(tarOf(content), signal);
+  const links = new Set<string>();
+  for (const [p, n] of own.nodes) if (n.hardlink) links.add(p);
+  return links;
+}
+
 function toStat(p: string, file: string, node: TarNode | undefined, deleted: boolean): LayerPathStat {
   const t = node?.mtimeMs ?? 0;
   const stat = {
