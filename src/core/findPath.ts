@@ -249,7 +249,8 @@ class LayerSearch {
     let base = '';
     let head: LayerEntry | undefined;
     let held = false;
-    if (this.folder.length > 0) {
+    // An archive layer has no folders to scope to: its whole walk, filtered by the pattern, is what a scoped walk yields.
+    if (this.folder.length > 0 && !content.tar) {
       const scoped = await scopeToFolder(content, this.folder, this.options.signal);
       base = this.pattern!.folder;
       if (scoped?.head && this.pattern!.test(base)) ({ entry: head, held } = scoped.head);
@@ -291,25 +292,10 @@ class LayerSearch {
     const readable = e.type === 'file' && e.status !== 'deleted';
     if (this.hashes && !readable) return;
     if (readable && (e.statted === false || this.hashes)) {
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(diskPathIn(content, e.path));
-      } catch (err) {
-        this.options.onProblem?.({ layer: this.target.layer, path: e.path, message: `cannot lstat ${e.path}: ${errorMessage(err)}`, code: 'io' });
-        return;
-      }
-      if (!st.isFile()) return; // replaced while the search ran
-      size = st.size;
-      if (this.hashes) {
-        try {
-          sha256 = await this.hashes.sha256(this.target.layer.key, content.dir, e.path, st, this.options.signal);
-        } catch (err) {
-          if (err instanceof LayerError && err.code === 'cancelled') throw err;
-          this.options.onProblem?.({ layer: this.target.layer, path: e.path, message: errorMessage(err), code: err instanceof LayerError ? err.code : 'io' });
-          return;
-        }
-        if (sha256 !== this.options.sha256) return;
-      }
+      const facts = await this.fileFacts(content, e);
+      if (!facts) return;
+      ({ size, sha256 } = facts);
+      if (this.hashes && sha256 !== this.options.sha256) return;
     }
     const { layer, uses, container } = this.target;
     yield {
@@ -324,12 +310,47 @@ class LayerSearch {
       ...(sha256 !== undefined ? { sha256 } : {}),
     };
   }
+
+  /**
+   * A regular file's size and, when searching by content, its digest: for a
+   * folder layer one lstat (and the cached hash of the file); for an archive
+   * layer the walk's size (its index knows it) and the hash of its bytes read
+   * from the blob. Undefined, after a problem when one is due, when the file
+   * cannot be read or is no longer a regular file.
+   */
+  private async fileFacts(content: LayerContent, e: LayerEntry): Promise<{ size: number; sha256?: string } | undefined> {
+    const { layer } = this.target;
+    const { signal } = this.options;
+    let st: fs.Stats | undefined;
+    if (!content.tar) {
+      try {
+        st = fs.lstatSync(diskPathIn(content, e.path));
+      } catch (err) {
+        this.options.onProblem?.({ layer, path: e.path, message: `cannot lstat ${e.path}: ${errorMessage(err)}`, code: 'io' });
+        return undefined;
+      }
+      if (!st.isFile()) return undefined; // replaced while the search ran
+    }
+    const size = st ? st.size : e.size;
+    if (!this.hashes) return { size };
+    try {
+      const sha256 = st
+        ? await this.hashes.sha256(layer.key, content.dir, e.path, st, signal)
+        : await this.hashes.sha256InArchive(layer.key, content, e.path, e.size, e.mtimeMs ?? 0, signal);
+      return { size, sha256 };
+    } catch (err) {
+      if (err instanceof LayerError && err.code === 'cancelled') throw err;
+      this.options.onProblem?.({ layer, path: e.path, message: errorMessage(err), code: err instanceof LayerError ? err.code : 'io' });
+      return undefined;
+    }
+  }
 }
 
 /**
  * A diff layer whose folder is empty changes nothing: skipped without a walk
  * (most layers of a big store are such, and a walk's setup costs more than
- * the readdir). A folder that cannot be read is left to the walk to report.
+ * the readdir). A folder that cannot be read is left to the walk to report;
+ * an archive layer (its `dir` is the archive file, not a folder) is walked.
  */
 function isEmptyDiff(content: LayerContent): boolean {
   if (content.form !== 'diff') return false;

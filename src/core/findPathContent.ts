@@ -12,12 +12,15 @@
  * Reads only, never through a symlink: the file's folder must resolve
  * (realpath) to itself under the layer's folder, the file is opened with
  * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, and the open file must be the inode that
- * was lstat()ed.
+ * was lstat()ed. A layer inside an image archive has no file to open: its
+ * files' bytes are read from the blob (sha256InArchive).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
+import { readLayerFile } from './layerFiles';
+import type { LayerContent } from './model';
 
 const CHUNK = 1024 * 1024;
 
@@ -72,6 +75,29 @@ export class ContentHashes {
     this.cost.files++;
     this.cost.bytes += st.size;
     layer.files.set(imagePath, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, sha256 });
+    return sha256;
+  }
+
+  /**
+   * The sha256 (hex) of the regular file `imagePath` of a layer inside an
+   * image archive (`content.tar`), `size` bytes as its walk gave: read whole
+   * from the blob (readLayerFile, nothing extracted), cached by size and mtime.
+   */
+  async sha256InArchive(layerKey: string, content: LayerContent, imagePath: string, size: number, mtimeMs: number, signal?: AbortSignal): Promise<string> {
+    const layer = this.layer(layerKey, content.dir);
+    const hit = layer.files.get(imagePath);
+    if (hit && hit.size === size && hit.mtimeMs === mtimeMs) {
+      this.cost.cached++;
+      return hit.sha256;
+    }
+    const t0 = performance.now();
+    const read = await readLayerFile(content, imagePath, { maxBytes: Number.MAX_SAFE_INTEGER, signal });
+    if (read.kind !== 'file') throw new LayerError('unsupported', `${imagePath} is not a regular file of this layer`, imagePath);
+    const sha256 = createHash('sha256').update(read.data).digest('hex');
+    this.cost.ms += performance.now() - t0;
+    this.cost.files++;
+    this.cost.bytes += read.data.length;
+    layer.files.set(imagePath, { ino: 0, size, mtimeMs, sha256 });
     return sha256;
   }
 

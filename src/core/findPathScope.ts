@@ -18,6 +18,8 @@
  *   is one, and the folder's own status as the snapshot walk reports it.
  *
  * Reads only: lstat, and getfattr (OpaqueProbe) for overlay opacity above the folder.
+ * Folder layers only: a layer inside an image archive (`content.tar`) has no
+ * folder to scope to, and the search walks it whole, filtered by the pattern.
  */
 import * as fs from 'node:fs';
 import { LayerError, fromFsError } from './errors';
