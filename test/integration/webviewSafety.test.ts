@@ -213,6 +213,11 @@ suite('Webview safety', () => {
     await a.layerFiles.setMerged(false);
     await a.layerFiles.show({ kind: 'step', image, stepIndex });
     await vscode.commands.executeCommand('dockerLayers.layerFiles.focus');
+    // Rows are drawn only where the view shows them: fold the other views (an earlier suite may have
+    // opened Wasted Space or Comparison) so that Layer Files has the side bar's height.
+    const header = '.part.sidebar .pane-header.expanded';
+    const open = await inWorkbench((sel) => Array.from(document.querySelectorAll(sel)).map((h) => h.querySelector('h3.title')?.textContent ?? ''), header);
+    for (const title of open) if (title && !/layer files/i.test(title)) await click(header, title);
     const names = FILE_NAMES;
     const shown = await waitFor('the hostile file rows', async () => {
       const texts = await inWorkbench((sel) => Array.from(document.querySelectorAll(sel)).map((r) => r.textContent ?? ''), '.part.sidebar .monaco-list-row');
