@@ -6,7 +6,7 @@
  */
 import * as vscode from 'vscode';
 import { scoreText } from './core/efficiency';
-import { humanSize } from './core/format';
+import { countOf, humanSize } from './core/format';
 import type { Image } from './core/model';
 import { Disposable } from './dispose';
 import type { EfficiencyCache } from './efficiencyCache';
@@ -51,7 +51,7 @@ export class EfficiencyImageDecorator extends Disposable implements ImageItemDec
     const r = state.result;
     item.description = `${item.description ?? ''} · ${scoreText(r.score)} efficient · ${humanSize(r.wastedBytes)} wasted`;
     md?.appendMarkdown(
-      `\n\nefficiency ${scoreText(r.score)} · wasted ${humanSize(r.wastedBytes)} (${r.wastedBytes} bytes) in ${r.offenders.length} files, as dive counts them`,
+      `\n\nefficiency ${scoreText(r.score)} · wasted ${humanSize(r.wastedBytes)} (${r.wastedBytes} bytes) in ${countOf(r.offenders.length, 'file')}, as dive counts them`,
     );
   }
 }

@@ -12,7 +12,7 @@
  */
 import * as vscode from 'vscode';
 import { scoreText, type ImageEfficiency, type Offender } from './core/efficiency';
-import { humanSize, shortStep, truncate } from './core/format';
+import { countOf, humanSize, shortStep, truncate } from './core/format';
 import type { Image } from './core/model';
 import { Disposable } from './dispose';
 import { imageName } from './layerTargets';
@@ -94,7 +94,7 @@ function summaryItem(image: Image, r: ImageEfficiency): vscode.TreeItem {
   const item = new vscode.TreeItem(`${imageName(image)}: ${scoreText(r.score)} efficient`, vscode.TreeItemCollapsibleState.None);
   item.id = `${image.key}#efficiency`;
   const user = r.wastedBytes === 0 ? '0 %' : Number.isFinite(r.userWastedPercent) ? `${(r.userWastedPercent * 100).toFixed(2)} %` : 'all';
-  item.description = `${humanSize(r.wastedBytes)} wasted · ${user} of user bytes · ${r.offenders.length} files`;
+  item.description = `${humanSize(r.wastedBytes)} wasted · ${user} of user bytes · ${countOf(r.offenders.length, 'file')}`;
   item.tooltip = [
     `efficiency ${scoreText(r.score)} (dive: Σ smallest copy of each path / Σ all copies)`,
     `wasted bytes ${r.wastedBytes} (Σ of every copy of each file held by two or more layers)`,

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import * as vscode from 'vscode';
 import { imageEfficiency, scoreText, type ImageEfficiency } from '../../src/core/efficiency';
-import { humanSize } from '../../src/core/format';
+import { countOf, humanSize } from '../../src/core/format';
 import type { Image } from '../../src/core/model';
 import type { Store } from '../../src/core/store';
 import type { WastedNode } from '../../src/efficiencyTreeProvider';
@@ -47,7 +47,7 @@ suite('Efficiency', () => {
       assert.ok(description.includes(`${scoreText(expected.score)} efficient`), `${tag}: ${description}`);
       assert.ok(description.includes(`${humanSize(expected.wastedBytes)} wasted`), `${tag}: ${description}`);
       const tooltip = (item.tooltip as vscode.MarkdownString).value;
-      assert.ok(tooltip.includes(`(${expected.wastedBytes} bytes) in ${expected.offenders.length} files`), tooltip);
+      assert.ok(tooltip.includes(`(${expected.wastedBytes} bytes) in ${countOf(expected.offenders.length, 'file')}`), tooltip);
     }
   });
 
