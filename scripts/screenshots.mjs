@@ -1,11 +1,15 @@
 // The README's pictures, taken from the real product: the packaged extension
-// in code-server on the shipped sample root. Run: npm run build && npm run
-// package && node scripts/screenshots.mjs [NAME…] (tree, layer-json, compare, layer-files; default: all).
+// in code-server. Run: npm run build && npm run package && node
+// scripts/screenshots.mjs [NAME…] (default: all). Names: tree, layer-json, compare,
+// layer-files (on the shipped sample root); comparison, wasted-space, find-path,
+// path-history, archive (on the project's own overlay2 root,
+// .cache/extracted/overlay2/root, which test/fixtures/makeRoots.sh makes when run
+// as root: these shots need it, and stop with a message when it is missing).
 // Look at each picture before committing it.
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { REPO } from './vscodeHost.mjs';
 import { withWorkbench } from './screenshot.mjs';
 
@@ -21,6 +25,18 @@ async function widenSideBar(page, width) {
   await page.mouse.move(bar.x + bar.width, y);
   await page.mouse.down();
   await page.mouse.move(bar.x + width, y, { steps: 8 });
+  await page.mouse.up();
+}
+
+/** Drags the sash below the `index`th pane of the side bar by `dy` pixels (negative: up), to give the pane below it room. */
+async function dragPaneSash(page, index, dy) {
+  const sash = await page.locator('.part.sidebar .sash-container .monaco-sash.horizontal').nth(index).boundingBox();
+  if (!sash) return;
+  const x = sash.x + sash.width / 2;
+  const y = sash.y + sash.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x, y + dy, { steps: 8 });
   await page.mouse.up();
 }
 
@@ -102,9 +118,10 @@ if (want('compare')) await withWorkbench({ settings: { 'dockerLayers.roots': [sa
 // selects it (the files follow the selection) and opens its JSON, which the picture leaves out.
 if (want('layer-files')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
   await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
-  await widenSideBar(page, 640);
+  await widenSideBar(page, 880);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/base:1' }).first().waitFor({ timeout: 30_000 });
+  await dragPaneSash(page, 0, -280); // the Layer Files view gets the room the Images rows leave empty
   await rows.filter({ hasText: 'sample/base:1' }).first().click();
   const step = rows.filter({ hasText: 'ADD changes.tar' }).first();
   await step.waitFor();
@@ -112,11 +129,222 @@ if (want('layer-files')) await withWorkbench({ settings: { 'dockerLayers.roots':
   // The listing opens its folders (a small layer); decorations come 5-100 ms after the rows.
   await rows.filter({ hasText: 'c.conf' }).first().waitFor({ timeout: 30_000 });
   await page.waitForTimeout(600);
-  await page.mouse.move(bar ? bar.x + 300 : 300, 420); // an empty part of the Images view: no hover highlight, no tooltip
+  const side = await page.locator('.part.sidebar').boundingBox();
+  await page.mouse.move(side ? side.x + 300 : 300, 320); // an empty part of the Images view: no hover highlight, no tooltip
   await page.waitForTimeout(400);
   // The activity bar and the side bar only.
-  const side = await page.locator('.part.sidebar').boundingBox();
   const clip = side ? { x: 0, y: side.y, width: Math.ceil(side.x + side.width + 1), height: 900 - side.y } : undefined;
   await page.screenshot({ path: out('layer-files.png'), clip });
   console.log(`wrote ${out('layer-files.png')}`);
+});
+
+// The shots below read the project's own overlay2 root (images whose differences and waste are
+// known by construction: test/fixtures/images), made by test/fixtures/makeRoots.sh as root.
+const OVERLAY2 = path.join(REPO, '.cache', 'extracted', 'overlay2', 'root');
+const overlay2Settings = (more = {}) => {
+  if (!existsSync(path.join(OVERLAY2, 'image', 'overlay2'))) {
+    throw new Error(`${OVERLAY2} is missing: run test/fixtures/makeRoots.sh (as root) first`);
+  }
+  return { 'dockerLayers.roots': [OVERLAY2], 'workbench.colorTheme': 'Default Dark Modern', ...more };
+};
+
+const QUICK_INPUT = '.quick-input-widget .quick-input-box input';
+
+/** The view pane of the side bar whose header says `name` (Images, Layer Files, Comparison, Wasted Space). */
+const pane = (page, name) => page.locator('.part.sidebar .pane').filter({ has: page.locator('.pane-header h3.title', { hasText: new RegExp(`^${name}`, 'i') }) });
+
+/** Collapses a view pane of the side bar (a click on its header), when it is expanded. */
+async function collapsePane(page, name) {
+  const header = pane(page, name).locator('.pane-header').first();
+  if ((await header.getAttribute('aria-expanded')) === 'true') await header.click();
+}
+
+/** Runs a command from the palette by its full title ("Docker Layers: …"). */
+async function runCommand(page, title) {
+  await page.keyboard.press('F1');
+  const input = page.locator(QUICK_INPUT);
+  await input.waitFor({ state: 'visible' });
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 15_000 });
+  await page.keyboard.press('Enter');
+}
+
+/** Right-clicks `row` and chooses `item` in its context menu. */
+async function contextMenu(page, row, item) {
+  await row.click({ button: 'right' });
+  const entry = page.getByRole('menuitem', { name: item });
+  await entry.waitFor({ timeout: 15_000 });
+  await entry.click();
+}
+
+/** Waits until no notification toast (a progress that has ended lingers a moment) is shown. */
+async function noToasts(page) {
+  await page.waitForFunction(() => document.querySelectorAll('.notifications-toasts .notification-toast-container').length === 0, null, { timeout: 30_000 }).catch(() => {});
+}
+
+/** The activity bar and the side bar only. */
+async function sideBarClip(page) {
+  const side = await page.locator('.part.sidebar').boundingBox();
+  return side ? { x: 0, y: side.y, width: Math.ceil(side.x + side.width + 1), height: 900 - side.y } : undefined;
+}
+
+/** The Quick Pick (or input box) and a margin of the workbench around it. */
+async function quickInputClip(page) {
+  const box = await page.locator('.quick-input-widget').boundingBox();
+  if (!box) return undefined;
+  const x = Math.max(0, Math.floor(box.x - 48));
+  return { x, y: 0, width: Math.ceil(box.width + 96), height: Math.ceil(box.y + box.height + 48) };
+}
+
+async function shoot(page, name, clip) {
+  await page.screenshot({ path: out(`${name}.png`), clip });
+  console.log(`wrote ${out(`${name}.png`)}`);
+}
+
+// Compare Image with… from dle/cmp:a's context menu, dle/cmp:b chosen in the Quick Pick: the
+// Comparison view lists every path added, removed or changed with its badge and size delta, and a
+// click on /cmp/file.txt opens it in the diff editor (same size, other bytes). Side by side even
+// where the editor is under 900 px wide.
+if (want('comparison')) await withWorkbench({ settings: overlay2Settings({ 'diffEditor.useInlineViewWhenSpaceIsLimited': false }) }, async (page) => {
+  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await widenSideBar(page, 620);
+  const images = pane(page, 'Images').locator('.monaco-list-row');
+  const cmpA = images.filter({ hasText: 'dle/cmp:a' }).first();
+  await cmpA.waitFor({ timeout: 30_000 });
+  await collapsePane(page, 'Layer Files');
+  await contextMenu(page, cmpA, 'Compare Image with…');
+  await page.locator(QUICK_INPUT).waitFor({ state: 'visible' });
+  await page.keyboard.type('dle/cmp:b');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'dle/cmp:b' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  const rows = pane(page, 'Comparison').locator('.monaco-list-row');
+  const file = rows.filter({ hasText: 'file.txt' }).first();
+  await file.waitFor({ timeout: 60_000 });
+  await page.waitForSelector('.monaco-diff-editor', { timeout: 30_000 });
+  await collapsePane(page, 'Images'); // the Comparison view gets the side bar
+  await page.waitForTimeout(500);
+  await file.click();
+  await page.locator('.tabs-container .tab', { hasText: 'file.txt' }).first().waitFor({ timeout: 30_000 });
+  await page.waitForSelector('.monaco-diff-editor .char-insert, .monaco-diff-editor .line-insert', { timeout: 30_000 });
+  await noToasts(page);
+  await page.mouse.move(1100, 700); // the editor's empty part: no hover highlight or tooltip
+  await page.waitForTimeout(1000);
+  await shoot(page, 'comparison');
+});
+
+// Show Wasted Space on dle/waste:1 (its row in the Images tree has its score and wasted bytes,
+// computed in the background): the Wasted Space view with the summary and /waste/big, opened on
+// its three copies (100 kB, 50 kB, then the deletion).
+if (want('wasted-space')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
+  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await widenSideBar(page, 800);
+  const images = pane(page, 'Images').locator('.monaco-list-row');
+  const waste = images.filter({ hasText: 'dle/waste:1' }).first();
+  await waste.waitFor({ timeout: 30_000 });
+  await collapsePane(page, 'Layer Files');
+  await images.filter({ hasText: /dle\/waste:1.*wasted/ }).first().waitFor({ timeout: 60_000 });
+  await contextMenu(page, waste, 'Show Wasted Space');
+  const rows = pane(page, 'Wasted Space').locator('.monaco-list-row');
+  const big = rows.filter({ hasText: '/waste/big' }).first();
+  await big.waitFor({ timeout: 60_000 });
+  await big.locator('.monaco-tl-twistie').click(); // the row itself runs Show Path History
+  await rows.filter({ hasText: 'rm /waste/big' }).first().waitFor();
+  await noToasts(page);
+  const side = await page.locator('.part.sidebar').boundingBox();
+  await page.mouse.move(side ? side.x + side.width - 40 : 700, 880); // below the rows: no hover highlight, no tooltip
+  await page.waitForTimeout(1000);
+  await shoot(page, 'wasted-space', await sideBarClip(page));
+});
+
+// Find Path in Images… from the palette, /data/keep.txt typed: its three hits (added by dle/base:1's
+// COPY, modified by dle/app's RUN, and by the container dle-ctr), each with its images and step.
+if (want('find-path')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
+  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await pane(page, 'Images').locator('.monaco-list-row', { hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
+  await runCommand(page, 'View: Close Primary Side Bar'); // the Quick Pick is the picture; the tree behind it would be cut
+  await runCommand(page, 'Docker Layers: Find Path in Images…');
+  await page.locator('.quick-input-title', { hasText: 'Find Path in Images' }).waitFor({ timeout: 15_000 });
+  await page.keyboard.type('/data/keep.txt');
+  await page.locator('.quick-input-title', { hasText: /keep\.txt: 3 hits, .* searched/ }).waitFor({ timeout: 60_000 });
+  await page.mouse.move(1300, 860);
+  await page.waitForTimeout(1000);
+  await shoot(page, 'find-path', await quickInputClip(page));
+});
+
+// Show Path History… from the palette: dle/waste:1, then /waste/big: the Quick Pick of its three
+// versions (added in step 5, rewritten in step 6, deleted in step 7), each with its command.
+if (want('path-history')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
+  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await pane(page, 'Images').locator('.monaco-list-row', { hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
+  await runCommand(page, 'View: Close Primary Side Bar'); // the Quick Pick is the picture; the tree behind it would be cut
+  await runCommand(page, 'Docker Layers: Show Path History…');
+  await page.locator('.quick-input-title', { hasText: 'Path History: which image?' }).waitFor({ timeout: 15_000 });
+  await page.keyboard.type('dle/waste:1');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'dle/waste:1' }).first().waitFor();
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-title', { hasText: 'Path History in dle/waste:1' }).waitFor({ timeout: 15_000 });
+  await page.keyboard.type('/waste/big');
+  await page.keyboard.press('Enter');
+  await page.locator('.quick-input-title', { hasText: 'History of /waste/big: 3 versions' }).waitFor({ timeout: 60_000 });
+  await noToasts(page);
+  await page.mouse.move(1300, 860);
+  await page.waitForTimeout(1000);
+  await shoot(page, 'path-history', await quickInputClip(page));
+});
+
+// Open Image Archive… from the palette, the archive's path typed into the open dialog: dive's test
+// image (a docker save tar) becomes a root of the Images tree, read in place. Its steps listed,
+// the `mv` step selected: Layer Files shows the file it deletes (a .wh. entry) and the one it adds.
+const DIVE_TAR = path.join(REPO, '..', 'shared', 'fixtures', 'archives', 'dive-test-docker-image.tar');
+if (want('archive')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
+  const dive = existsSync(DIVE_TAR);
+  const archive = dive ? DIVE_TAR : path.join(REPO, '.cache', 'roots', 'save-docker20.tar');
+  if (!existsSync(archive)) throw new Error(`${archive} is missing: run test/fixtures/makeRoots.sh (as root) first`);
+  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await widenSideBar(page, 880);
+  const images = pane(page, 'Images').locator('.monaco-list-row');
+  await images.filter({ hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
+  await runCommand(page, 'Docker Layers: Open Image Archive…');
+  // The simple file dialog: its input holds a folder; the archive's path replaces it.
+  const input = page.locator(QUICK_INPUT);
+  await input.waitFor({ state: 'visible' });
+  await page.waitForTimeout(500);
+  await input.fill(archive);
+  await page.waitForTimeout(800);
+  await page.keyboard.press('Enter');
+  const root = images.filter({ hasText: path.basename(archive) }).first();
+  await root.waitFor({ timeout: 60_000 });
+  // The overlay2 root folded away: the archive's rows are the picture.
+  const first = images.filter({ hasText: OVERLAY2 }).first();
+  if ((await first.getAttribute('aria-expanded')) === 'true') await first.locator('.monaco-tl-twistie').click();
+  const tag = dive ? 'dive-test:latest' : 'dle/app:2';
+  const image = images.filter({ hasText: tag }).first();
+  await image.waitFor({ timeout: 30_000 });
+  if ((await image.getAttribute('aria-expanded')) !== 'true') await image.locator('.monaco-tl-twistie').click();
+  const step = images.filter({ hasText: dive ? 'mv /root/example/somefile3.txt' : 'echo two > /app/version.txt' }).first();
+  await step.waitFor({ timeout: 30_000 });
+  // The image row refreshes when its efficiency arrives, which can drop a selection made just before.
+  await images.filter({ hasText: new RegExp(`${tag}.*wasted`) }).first().waitFor({ timeout: 60_000 });
+  await page.waitForTimeout(800);
+  const listed = pane(page, 'Layer Files').locator('.monaco-list-row', { hasText: dive ? 'somefile3.txt' : 'version.txt' }).first();
+  for (let attempt = 0; ; attempt++) {
+    await step.click();
+    try {
+      await listed.waitFor({ timeout: 10_000 });
+      break;
+    } catch (err) {
+      if (attempt === 2) {
+        await page.screenshot({ path: path.join(os.tmpdir(), 'dle-archive-failed.png') });
+        throw err;
+      }
+    }
+  }
+  // The step's JSON opened beside (the Layer JSON picture shows that editor): closed, the side bar is the picture.
+  await webviewFrame(page, 'docker-layer-explorer').then((frame) => frame.waitForSelector('body[data-rendered="document"]', { timeout: 30_000 }));
+  await runCommand(page, 'View: Close All Editors');
+  await noToasts(page);
+  const side = await page.locator('.part.sidebar').boundingBox();
+  await page.mouse.move(side ? side.x + side.width - 40 : 800, 570); // below the Images rows: no hover highlight, no tooltip
+  await page.waitForTimeout(1000);
+  await shoot(page, 'archive', await sideBarClip(page));
 });
