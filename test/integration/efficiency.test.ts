@@ -15,7 +15,7 @@ import type { WastedNode } from '../../src/efficiencyTreeProvider';
 import type { ExtensionApi } from '../../src/extension';
 import type { PathHistoryResult } from '../../src/pathHistoryCommands';
 import { mergedFileUri } from '../../src/layerUri';
-import { api, label, testRoots, useRoots, waitFor } from './extensionApi';
+import { label, onOverlay2, waitFor } from './extensionApi';
 import { before, suite, test } from './harness';
 
 function imageTagged(store: Store, tag: string): Image {
@@ -29,9 +29,7 @@ suite('Efficiency', () => {
   let store: Store;
 
   before(async () => {
-    if (!testRoots.overlay2) throw new Error('the overlay2 project root was not made (run as root)');
-    a = await api();
-    store = await useRoots(a, [testRoots.overlay2]);
+    ({ a, store } = await onOverlay2());
   });
 
   test("image rows show the core's score and wasted bytes, computed in the background", async () => {

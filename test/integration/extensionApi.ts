@@ -37,6 +37,13 @@ export async function useRoots(a: ExtensionApi, roots: string[] | undefined): Pr
   return a.service.reload();
 }
 
+/** The extension with the project's overlay2 root (made by test/fixtures/makeRoots.sh) as its only root. */
+export async function onOverlay2(): Promise<{ a: ExtensionApi; store: Store }> {
+  if (!testRoots.overlay2) throw new Error('the overlay2 project root was not made (run as root)');
+  const a = await api();
+  return { a, store: await useRoots(a, [testRoots.overlay2]) };
+}
+
 export async function children(a: ExtensionApi, node?: TreeNode): Promise<TreeNode[]> {
   return (await a.imagesTree.getChildren(node)) ?? [];
 }

@@ -11,7 +11,7 @@ import type { Store } from '../../src/core/store';
 import type { ExtensionApi } from '../../src/extension';
 import type { FindPathPick } from '../../src/findPathQuickPick';
 import { parseLayerUri } from '../../src/layerUri';
-import { api, sleep, testRoots, useRoots, waitFor } from './extensionApi';
+import { onOverlay2, sleep, waitFor } from './extensionApi';
 import { before, suite, test } from './harness';
 
 async function coreHits(store: Store, text: string): Promise<string[]> {
@@ -44,9 +44,7 @@ suite('Find Path in Images', () => {
   let store: Store;
 
   before(async () => {
-    if (!testRoots.overlay2) throw new Error('the overlay2 project root was not made (run as root)');
-    a = await api();
-    store = await useRoots(a, [testRoots.overlay2]);
+    ({ a, store } = await onOverlay2());
   });
 
   test('the Quick Pick lists every hit of /data/keep.txt (the core’s, in order) and opens one read-only from its layer', async () => {
