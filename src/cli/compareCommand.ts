@@ -33,7 +33,7 @@ function sideJson(s: FileSide, p: ComparePoint) {
     mode: formatMode(s.mode),
     uid: s.uid ?? null,
     gid: s.gid ?? null,
-    mtime: s.mtimeMs === undefined ? null : new Date(s.mtimeMs).toISOString(),
+    mtime: s.mtimeMs === undefined || !Number.isFinite(new Date(s.mtimeMs).getTime()) ? null : new Date(s.mtimeMs).toISOString(),
     target: s.target ?? null,
     layer: p.layers[s.layer]?.id ?? null,
   };

@@ -117,6 +117,8 @@ export interface TarBlob {
   readonly size: number;
   /** Its name inside the archive (`<id>/layer.tar`, `blobs/sha256/<hex>`), for messages. */
   readonly name: string;
+  /** A blob file of an OCI-layout folder: opened O_NOFOLLOW (a symlink swapped in after its lstat is refused). */
+  readonly noFollow?: true;
 }
 
 /** A layer's diff as a tar blob of an image archive, over the blobs of the layers below it. */

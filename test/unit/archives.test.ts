@@ -19,6 +19,7 @@ import { walkLayer, type LayerEntry } from '../../src/core/layerWalk';
 import { listMergedDir, resolveMerged } from '../../src/core/mergedPath';
 import type { Image, LayerContent } from '../../src/core/model';
 import { Store } from '../../src/core/store';
+import { tarLayerIndex } from '../../src/core/tar/layerIndex';
 import { cliJson, runCli } from './support/cli';
 import { jsonl, readInspect, type FileJson, type HistoryRow, type ImageJson, type StepJson } from './support/dockerTruth';
 import { humanSize } from '../../src/core/format';
@@ -447,4 +448,137 @@ test('cancellation: a walk of an archive layer, and an archive\'s load, stop wit
   const cancelled = (err: unknown) => (err as { code?: string }).code === 'cancelled';
   await assert.rejects(allEntries(big.content!, controller.signal), cancelled);
   await assert.rejects(Store.open([archive], { signal: controller.signal }), cancelled);
+});
+
+/** One raw ustar header block (type `type`, `size` bytes of data announced, mtime in seconds), checksum set. */
+function rawHeader(name: string, type: string, size: number, mtime = 0): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write(mtime.toString(8).padStart(11, '0') + '\0', 136);
+  h[156] = type.charCodeAt(0);
+  h.write('ustar\0' + '00', 257);
+  h.fill(' ', 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+
+const padded = (data: Buffer): Buffer => Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+const fileEntry = (name: string, text: string, mtime = 0): Buffer => Buffer.concat([rawHeader(name, '0', Buffer.byteLength(text), mtime), padded(Buffer.from(text))]);
+
+/** A pax `x` header and its records. */
+function paxEntry(records: Record<string, string>): Buffer {
+  const data = Buffer.from(
+    Object.entries(records)
+      .map(([k, v]) => {
+        const body = ` ${k}=${v}\n`;
+        let len = body.length + 1;
+        while (String(len).length + body.length !== len) len++;
+        return `${len}${body}`;
+      })
+      .join(''),
+  );
+  return Buffer.concat([rawHeader('PaxHeaders.0/x', 'x', data.length), padded(data)]);
+}
+
+const END = Buffer.alloc(1024);
+
+test('an extended header claiming more than 1 MiB is refused, named, in an archive and in a gzip layer; the members before it are listed', { skip: noArchives }, async () => {
+  // The Docker 18 save with, before its end blocks, a pax header of 2 MiB (there, whole) and a member after it.
+  const source = path.join(ARCHIVES, 'dive-test-docker-image.tar');
+  const end = Number(/block (\d+): \*\* Block of NULs \*\*/.exec(execFileSync('tar', ['-tvRf', source], { encoding: 'utf8' }))![1]);
+  const big = 2 * 1024 * 1024;
+  const archive = path.join(tmp, 'big-pax.tar');
+  fs.writeFileSync(
+    archive,
+    Buffer.concat([fs.readFileSync(source).subarray(0, end * 512), rawHeader('PaxHeaders.0/huge', 'x', big), Buffer.alloc(big, 'a'), fileEntry('after.txt', 'x'), END]),
+  );
+  const store = await Store.open([archive]);
+  assert.equal(store.roots[0].error, undefined);
+  assert.equal(store.images.length, 1, 'the image before it is listed');
+  const messages = store.problems.map((p) => p.message);
+  assert.ok(
+    messages.some((m) => m.includes(archive) && m.includes('"PaxHeaders.0/huge"') && m.includes(`claims ${big} bytes`)),
+    `a problem names the archive and the header: ${messages.join(' | ')}`,
+  );
+
+  // A gzip layer whose pax header claims 8 GiB: refused at once, not gathered.
+  const layer = path.join(tmp, 'big-pax-layer.tar.gz');
+  fs.writeFileSync(layer, zlib.gzipSync(Buffer.concat([fileEntry('etc/ok.txt', 'ok'), rawHeader('././@LongLink', 'L', 0o77777777777), Buffer.alloc(4096, 'b'), END])));
+  const index = await tarLayerIndex({ file: layer, start: 0, size: fs.statSync(layer).size, name: 'layer.tar.gz' });
+  assert.deepEqual([...index.nodes.keys()].sort(), ['/etc', '/etc/ok.txt']);
+  assert.ok(
+    index.problems.some((p) => p.message.includes('"././@LongLink"') && p.message.includes(`claims ${0o77777777777} bytes`)),
+    index.problems.map((p) => p.message).join(' | '),
+  );
+});
+
+test('config fields of the wrong type (`"created": 5`) and a pax mtime no date can hold: the images are listed, compared, and the CLI does not throw', async () => {
+  const base = Buffer.concat([fileEntry('etc/a.txt', 'hello', 100), END]);
+  // The pax mtime: 10^400 seconds (Infinity as a number); the header's own mtime (1000 s) stands.
+  const evil = Buffer.concat([paxEntry({ mtime: '1' + '0'.repeat(400) }), fileEntry('etc/a.txt', 'world', 1000), END]);
+  const diff = (b: Buffer) => `sha256:${sha256(b)}`;
+  const numConfig = JSON.stringify({ created: 5, os: 7, architecture: ['x'], rootfs: { type: 'layers', diff_ids: [diff(base)] }, history: [{ created_by: 'base' }] });
+  const paxConfig = JSON.stringify({ created: '2020-01-01T00:00:00Z', os: 'linux', rootfs: { type: 'layers', diff_ids: [diff(base), diff(evil)] }, history: [{ created_by: 'base' }, { created_by: 'pax' }] });
+  const archive = await makeTar(path.join(tmp, 'odd-fields.tar'), [
+    [`${sha256(numConfig)}.json`, numConfig],
+    [`${sha256(paxConfig)}.json`, paxConfig],
+    [`${'b'.repeat(64)}/layer.tar`, base.toString('latin1')],
+    [`${'e'.repeat(64)}/layer.tar`, evil.toString('latin1')],
+    [
+      'manifest.json',
+      JSON.stringify([
+        { Config: `${sha256(numConfig)}.json`, RepoTags: ['num:1'], Layers: [`${'b'.repeat(64)}/layer.tar`] },
+        { Config: `${sha256(paxConfig)}.json`, RepoTags: ['pax:1'], Layers: [`${'b'.repeat(64)}/layer.tar`, `${'e'.repeat(64)}/layer.tar`] },
+      ]),
+    ],
+  ]);
+  const store = await Store.open([archive]);
+  assert.equal(store.roots[0].error, undefined);
+  assert.deepEqual(store.problems, []);
+  assert.deepEqual(store.images.map((i) => i.tags[0]), ['pax:1', 'num:1'], 'both listed, the one with a date first');
+  const num = store.findImage('num:1');
+  assert.deepEqual([num.created, num.platform.os, num.platform.architecture], [undefined, undefined, undefined], 'non-strings dropped');
+  const top = store.layer(store.findImage('pax:1').layerKeys[1])!;
+  assert.equal((await statLayerPath(top.content!, '/etc/a.txt')).mtimeMs, 1000 * 1000, 'the absurd pax mtime is ignored');
+  const r = await runCli(['--root', archive, 'compare', 'num:1', 'pax:1', '--json']);
+  assert.equal(r.code, 1, r.stderr);
+  const changed = JSON.parse(r.stdout).files;
+  assert.ok(JSON.stringify(changed).includes('/etc/a.txt'), r.stdout);
+});
+
+test('the shared layer index: one caller cancelling does not cancel the others; a rewritten file is indexed again', async () => {
+  const file = path.join(tmp, 'shared-index.tar.gz');
+  const layerOf = (name: string) => zlib.gzipSync(Buffer.concat([fileEntry(name, 'same'), fileEntry('etc/pad.bin', 'x'.repeat(300_000)), END]), { level: 0 });
+  fs.writeFileSync(file, layerOf('etc/a.txt'));
+  const blob = () => ({ file, start: 0, size: fs.statSync(file).size, name: 'shared-index.tar.gz' });
+  const controller = new AbortController();
+  const first = tarLayerIndex(blob(), controller.signal);
+  const second = tarLayerIndex(blob());
+  controller.abort();
+  await assert.rejects(first, (err: { code?: string }) => err.code === 'cancelled', 'the caller that cancelled');
+  assert.ok((await second).nodes.has('/etc/a.txt'), 'the other caller gets the index');
+  assert.equal(await tarLayerIndex(blob()), await second, 'kept: read once');
+  // Replaced by a file of the same size (a new inode, a new mtime): indexed again.
+  const next = path.join(tmp, 'shared-index.next');
+  fs.writeFileSync(next, layerOf('etc/b.txt'));
+  fs.renameSync(next, file);
+  const again = await tarLayerIndex(blob());
+  assert.deepEqual([again.nodes.has('/etc/a.txt'), again.nodes.has('/etc/b.txt')], [false, true]);
+});
+
+test('a blob of an OCI-layout folder swapped for a symlink after loading is refused, not followed', { skip: noArchives }, async () => {
+  const dir = ociFolder('swapped');
+  const store = await Store.open([dir]);
+  const layer = store.layer(store.images[0].layerKeys[0])!;
+  const blobFile = layer.content!.tar!.blob.file;
+  const moved = path.join(tmp, 'moved-blob');
+  fs.renameSync(blobFile, moved);
+  fs.symlinkSync(moved, blobFile);
+  await assert.rejects(allEntries(layer.content!), /is a symbolic link: not followed/);
 });

@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LayerError, throwIfAborted, toProblem } from '../errors';
+import { parseJson } from '../fsUtil';
 import type { Image, Layer, LayerDocument, LayoutReader, Problem, Source, SourceContents, TarBlob } from '../model';
 import { DIGEST } from '../model';
 import { tarLayerSize } from '../tar/layerIndex';
@@ -20,7 +21,7 @@ import { openReadOnly, readAt } from '../tar/tarIndex';
 import { FolderArchiveFiles, TarArchiveFiles, type ArchiveFiles } from './archiveFiles';
 import { loadLegacyArchive } from './archiveLegacy';
 import { manifestJsonEntries, ociIndexEntries, type ImageEntry } from './archiveManifests';
-import { alignSteps, chainIds, sha256Hex, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
+import { alignSteps, chainIds, sha256Hex, stringField, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
 
 /**
  * The archive source of `root` (a file, or a folder that holds an OCI layout),
@@ -114,7 +115,7 @@ export class ArchiveReader implements LayoutReader {
       if (sha256Hex(text) !== e.configHex) {
         problems.push({ code: 'corrupt', message: `${e.from}: the config ${e.config} does not hash to its name (sha256:${sha256Hex(text)})`, subject: id });
       }
-      config = JSON.parse(text) as ImageConfig;
+      config = parseJson<ImageConfig>(text, `${files.path}:${e.config}`);
       if (typeof config !== 'object' || config === null) throw new LayerError('corrupt', `${e.config} is not a JSON object`);
     } catch (err) {
       return unreadableImage(source, id, names, [{ ...toProblem(err, id), message: `image ${id.slice(7, 19)}: ${(err as Error).message}` }]);
@@ -145,10 +146,14 @@ export class ArchiveReader implements LayoutReader {
       id,
       source,
       ...names,
-      created: config.created,
+      created: stringField(config.created),
       parentId: e.parentId,
       size: list.reduce((s, l) => s + l.size, 0),
-      platform: { os: config.os ?? e.platform?.os, architecture: config.architecture ?? e.platform?.architecture, variant: config.variant ?? e.platform?.variant },
+      platform: {
+        os: stringField(config.os) ?? e.platform?.os,
+        architecture: stringField(config.architecture) ?? e.platform?.architecture,
+        variant: stringField(config.variant) ?? e.platform?.variant,
+      },
       steps,
       layerKeys: list.map((l) => l.key),
       problems,
@@ -191,6 +196,6 @@ export class ArchiveReader implements LayoutReader {
     }
     const text = files.text(configName);
     if (stepIndex === image.steps.length - 1) return { kind: 'image-config', text, path: `${files.path}:${configName}`, imageId: image.id, stepIndex };
-    return v1CompatDocument(image, JSON.parse(text) as ImageConfig, stepIndex);
+    return v1CompatDocument(image, parseJson<ImageConfig>(text, `${files.path}:${configName}`), stepIndex);
   }
 }

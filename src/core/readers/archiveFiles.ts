@@ -46,7 +46,7 @@ function checkedName(name: string, where: string): string {
 
 function readSmall(blob: TarBlob, where: string): string {
   if (blob.size > MAX_JSON_BYTES) throw new LayerError('unsupported', `${where} is ${blob.size} bytes: too big for a manifest or config`, where);
-  const fd = openReadOnly(blob.file);
+  const fd = openReadOnly(blob.file, blob.noFollow);
   try {
     const buf = readAt(fd, blob.size, blob.start);
     if (buf.length < blob.size) throw new LayerError('corrupt', `${where} is cut short: the archive ends inside it`, where);
@@ -128,7 +128,7 @@ export class FolderArchiveFiles implements ArchiveFiles {
     const n = checkedName(name, this.path);
     const st = this.lstatFile(n);
     if (!st) throw new LayerError('not-found', `${this.path} holds no ${n}`, this.path);
-    return { file: path.join(this.path, ...n.split('/')), start: 0, size: st.size, name: n };
+    return { file: path.join(this.path, ...n.split('/')), start: 0, size: st.size, name: n, noFollow: true };
   }
 
   text(name: string): string {

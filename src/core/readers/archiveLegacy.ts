@@ -5,10 +5,11 @@
  * ones (or, with no tags, those nobody builds on) are listed.
  */
 import { toProblem } from '../errors';
-import { isHex64 } from '../fsUtil';
+import { isHex64, parseJson } from '../fsUtil';
 import type { Image, Layer, Problem, Source, Step, TarBlob } from '../model';
 import type { ArchiveFiles } from './archiveFiles';
 import { tarLayerSize } from '../tar/layerIndex';
+import { stringField } from './imageConfig';
 import { legacyCreatedBy, legacyStep } from './legacyGraph';
 
 interface LegacyJson {
@@ -31,10 +32,10 @@ export async function loadLegacyArchive(
   for (const id of files.topNames()) {
     if (!isHex64(id) || !files.has(`${id}/json`)) continue;
     try {
-      const json = JSON.parse(files.text(`${id}/json`)) as LegacyJson;
+      const json = parseJson<LegacyJson>(files.text(`${id}/json`), `${files.path}:${id}/json`);
       jsons.set(id, typeof json === 'object' && json !== null ? json : {});
     } catch (err) {
-      problems.push({ ...toProblem(err, id), message: `${files.path}:${id}/json: ${(err as Error).message}` });
+      problems.push(toProblem(err, id)); // names the file (parseJson, or the read)
     }
   }
 
@@ -87,10 +88,10 @@ export async function loadLegacyArchive(
       source,
       tags: tags.get(top) ?? [],
       digests: [],
-      created: json?.created,
+      created: stringField(json?.created),
       size: chain.reduce((s, l) => s + l.size, 0),
       parentId: byId.get(top)?.parentId,
-      platform: { os: json?.os, architecture: json?.architecture },
+      platform: { os: stringField(json?.os), architecture: stringField(json?.architecture) },
       steps,
       layerKeys: chain.map((l) => l.key),
       problems: chain.flatMap((l) => l.problems),
@@ -103,14 +104,14 @@ function readRepositories(files: ArchiveFiles, problems: Problem[]): Map<string,
   const out = new Map<string, string[]>();
   if (!files.has('repositories')) return out;
   try {
-    const value = JSON.parse(files.text('repositories')) as Record<string, Record<string, unknown>>;
+    const value = parseJson<Record<string, Record<string, unknown>>>(files.text('repositories'), `${files.path}:repositories`);
     for (const [repo, tags] of Object.entries(value ?? {})) {
       for (const [tag, id] of Object.entries(tags ?? {})) {
         if (typeof id === 'string' && isHex64(id)) out.set(id, [...(out.get(id) ?? []), `${repo}:${tag}`].sort());
       }
     }
   } catch (err) {
-    problems.push({ ...toProblem(err, 'repositories'), message: `${files.path}:repositories: ${(err as Error).message}` });
+    problems.push(toProblem(err, 'repositories'));
   }
   return out;
 }

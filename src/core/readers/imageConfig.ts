@@ -24,6 +24,11 @@ export interface ImageConfig {
   rootfs?: { type?: string; diff_ids?: unknown[] };
 }
 
+/** A field of a config or layer JSON that must be a string (`created`, `os`…): anything else is dropped, not trusted. */
+export function stringField(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
 /** One-shot hash (crypto.hash, Node ≥ 20.12) where there is one: far cheaper than a Hash object per call. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string | Buffer, encoding: 'hex') => string }).hash;
 

@@ -10,7 +10,7 @@ import { isHex64, listDir, parseJson, readJson, readText } from '../fsUtil';
 import type { Image, Layer, LayerDocument, LayoutReader, Problem, Source, SourceContents, Step } from '../model';
 import { readContainers } from './containers';
 import { danglingTags } from './danglingTags';
-import { alignSteps, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
+import { alignSteps, stringField, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
 import { ChainTree, isLayerDir, readImage, readLayer, type LoadContext, type ReadImage } from './imageDbEntries';
 import { FilesWorker, LayerdbFiles, layerdbFilesOptions } from './layerdbFiles';
 
@@ -181,10 +181,10 @@ export class ImageDbReader implements LayoutReader {
       source,
       tags: t?.tags ?? [],
       digests: t?.digests ?? [],
-      created: config.created,
+      created: stringField(config.created),
       size,
       parentId: r.parentId,
-      platform: { os: config.os, architecture: config.architecture, variant: config.variant },
+      platform: { os: stringField(config.os), architecture: stringField(config.architecture), variant: stringField(config.variant) },
       steps: alignSteps(config, layerList),
       layerKeys,
       problems: imageProblems,

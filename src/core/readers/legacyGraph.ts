@@ -11,6 +11,7 @@ import type { Container, Image, Layer, LayerContent, LayerDocument, LayoutReader
 import { containerLayer, makeContainer, readContainerConfig } from './containers';
 import { danglingTags } from './danglingTags';
 import { driverContent, rwContent } from './driverContent';
+import { stringField } from './imageConfig';
 
 interface LegacyJson {
   id?: string;
@@ -45,8 +46,8 @@ export function legacyStep(
   return {
     index,
     createdBy: legacyCreatedBy(json?.container_config?.Cmd),
-    created: json?.created,
-    comment: json?.comment || undefined,
+    created: stringField(json?.created),
+    comment: stringField(json?.comment) || undefined,
     empty: l.empty,
     layerKey: l.key,
     size: l.size,
@@ -142,10 +143,10 @@ export class LegacyGraphReader implements LayoutReader {
         source,
         tags: t,
         digests: [],
-        created: json?.created,
+        created: stringField(json?.created),
         size: chain.reduce((s, l) => s + l.size, 0),
         parentId: top.parentId,
-        platform: { os: json?.os, architecture: json?.architecture },
+        platform: { os: stringField(json?.os), architecture: stringField(json?.architecture) },
         steps,
         layerKeys: chain.map((l) => l.key),
         problems: imageProblems,

@@ -14,7 +14,7 @@ export type Compression = 'none' | 'gzip' | 'zstd';
 
 /** The compression of the blob in `region`, from its first bytes. */
 export function compressionOf(region: FileRegion): Compression {
-  const fd = openReadOnly(region.file);
+  const fd = openReadOnly(region.file, region.noFollow);
   try {
     const head = readAt(fd, Math.min(4, region.size), region.start);
     if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
@@ -29,11 +29,15 @@ export function compressionOf(region: FileRegion): Compression {
 
 /** The blob's decompressed bytes as a stream; destroy it to stop early (the file is closed). */
 export function blobStream(region: FileRegion, compression: Compression): Readable {
-  const raw = fs.createReadStream(region.file, {
-    start: region.start,
-    end: region.start + region.size - 1,
-    highWaterMark: 1 << 20,
-  });
+  // Opened here (O_NOFOLLOW for a file of an OCI-layout folder): an open that fails throws, named; the stream closes the fd.
+  const fd = openReadOnly(region.file, region.noFollow);
+  let raw: fs.ReadStream;
+  try {
+    raw = fs.createReadStream(region.file, { fd, start: region.start, end: region.start + region.size - 1, highWaterMark: 1 << 20 });
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
   if (region.size === 0) raw.destroy();
   if (compression === 'none') return raw;
   const decode = compression === 'gzip' ? zlib.createGunzip() : new ZstdDecode();

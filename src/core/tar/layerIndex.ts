@@ -6,7 +6,7 @@
  * so a walk, a stat and a read of the same layer read its blob once.
  */
 import * as fs from 'node:fs';
-import { LayerError, fromFsError } from '../errors';
+import { LayerError, fromFsError, throwIfAborted } from '../errors';
 import type { EntryType, WalkProblem } from '../layerEntry';
 import { childImagePath, compareNames } from '../layerEntry';
 import { aufsKind, AUFS_PREFIX, isDeletableName } from '../lowerUnion';
@@ -178,25 +178,64 @@ export function imagePathOf(name: string): string | undefined {
 const cache = new Map<string, Promise<TarLayerIndex>>();
 const CACHE_LAYERS = 16;
 
-/** The layer index of `blob`, read once and kept while it is among the last few used. */
+/**
+ * The layer index of `blob`, read once and kept while it is among the last few used.
+ * The read is shared by every caller, so it runs without any caller's signal (it is
+ * paced); each caller's own signal rejects that caller's promise only.
+ */
 export function tarLayerIndex(blob: TarBlob, signal?: AbortSignal): Promise<TarLayerIndex> {
-  const key = `${blob.file}\0${blob.start}\0${blob.size}`;
-  const hit = cache.get(key);
-  if (hit) {
-    cache.delete(key);
-    cache.set(key, hit);
-    return hit;
+  try {
+    throwIfAborted(signal);
+  } catch (err) {
+    return Promise.reject(err);
   }
-  const made = buildIndex(blob, signal);
-  made.catch(() => cache.delete(key));
-  cache.set(key, made);
-  while (cache.size > CACHE_LAYERS) cache.delete(cache.keys().next().value!);
-  return made;
+  const key = `${blob.file}\0${blob.start}\0${blob.size}\0${fileVersion(blob)}`;
+  let made = cache.get(key);
+  if (made) {
+    cache.delete(key);
+    cache.set(key, made);
+  } else {
+    const building = buildIndex(blob);
+    building.catch(() => {
+      if (cache.get(key) === building) cache.delete(key);
+    });
+    cache.set(key, (made = building));
+    while (cache.size > CACHE_LAYERS) cache.delete(cache.keys().next().value!);
+  }
+  return signal ? untilAborted(made, signal) : made;
 }
 
-async function buildIndex(blob: TarBlob, signal?: AbortSignal): Promise<TarLayerIndex> {
+/** The blob file's inode, size and mtime: a file replaced or rewritten in place is indexed again. */
+function fileVersion(blob: TarBlob): string {
+  try {
+    const st = blob.noFollow ? fs.lstatSync(blob.file) : fs.statSync(blob.file);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return ''; // the build says why the file cannot be read (and is not kept)
+  }
+}
+
+/** `p`, or `cancelled` as soon as `signal` fires (p goes on for its other callers). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new LayerError('cancelled', 'cancelled'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+async function buildIndex(blob: TarBlob): Promise<TarLayerIndex> {
   const compression = compressionOf(blob);
-  const scan = compression === 'none' ? await indexTarRegion(blob, signal) : await indexTarStream(blobStream(blob, compression), signal);
+  const scan = compression === 'none' ? await indexTarRegion(blob) : await indexTarStream(blobStream(blob, compression));
   return new TarLayerIndex(blob, compression, scan);
 }
 
@@ -205,7 +244,7 @@ export async function readTarData(index: TarLayerIndex, node: TarNode, signal?: 
   if (node.size === 0) return Buffer.alloc(0);
   const { blob } = index;
   if (index.compression !== 'none') return readStreamRange(blobStream(blob, index.compression), node.dataOffset, node.size, signal);
-  const fd = openReadOnly(blob.file);
+  const fd = openReadOnly(blob.file, blob.noFollow);
   try {
     const data = readAt(fd, node.size, blob.start + node.dataOffset);
     if (data.length < node.size) throw new LayerError('corrupt', `${node.path}: the archive ends before the end of its data`, node.path);

@@ -7,6 +7,12 @@ import { LayerError } from '../errors';
 
 export const BLOCK = 512;
 
+/** The most data a pax or GNU long-name header may have (as Go's archive/tar): a crafted size cannot make us gather gigabytes. */
+export const MAX_EXTENDED = 1024 * 1024;
+
+/** The largest time a Date holds (±8.64e15 ms): later ones are not times. */
+const MAX_TIME_MS = 8.64e15;
+
 /** What a member is, from its typeflag. `hardlink` names another member (`linkname`). */
 export type MemberKind = 'file' | 'hardlink' | 'symlink' | 'char' | 'block' | 'dir' | 'fifo' | 'unknown';
 
@@ -74,7 +80,7 @@ export class TarHeaderDecoder {
   private global: Overrides = NONE;
   private pendingType = '';
 
-  /** Decodes the block at offset `at` of the tar. Throws `corrupt` on a bad checksum. */
+  /** Decodes the block at offset `at` of the tar. Throws `corrupt` on a bad checksum or an extended header over MAX_EXTENDED. */
   decode(block: Uint8Array, at: number): HeaderBlock {
     if (isZero(block)) return { type: 'end' };
     if (!checksumOk(block)) {
@@ -83,6 +89,10 @@ export class TarHeaderDecoder {
     const flag = String.fromCharCode(block[156]);
     const size = readNumber(block, 124, 12);
     if (flag === 'x' || flag === 'g' || flag === 'L' || flag === 'K') {
+      if (size > MAX_EXTENDED) {
+        const name = JSON.stringify(text(block, 0, 100));
+        throw new LayerError('corrupt', `the extended header ${name} at byte ${at} claims ${size} bytes: more than the ${MAX_EXTENDED} allowed`);
+      }
       this.pendingType = flag;
       return { type: 'extended', size };
     }
@@ -102,7 +112,7 @@ export class TarHeaderDecoder {
       uid: o.uid ?? readNumber(block, 108, 8),
       gid: o.gid ?? readNumber(block, 116, 8),
       size: dataSize,
-      mtimeMs: o.mtimeMs ?? readNumber(block, 136, 12) * 1000,
+      mtimeMs: o.mtimeMs ?? timeMs(readNumber(block, 136, 12)) ?? 0,
       linkname: o.linkpath ?? text(block, 157, 100),
       dataOffset: at + BLOCK,
     };
@@ -141,13 +151,21 @@ function parsePax(data: Uint8Array): Overrides {
       if (key === 'path') out.path = value;
       else if (key === 'linkpath') out.linkpath = value;
       else if (key === 'size' && /^\d+$/.test(value)) out.size = Number(value);
-      else if (key === 'mtime' && /^-?\d+(\.\d+)?$/.test(value)) out.mtimeMs = Math.floor(Number(value) * 1000);
-      else if (key === 'uid' && /^\d+$/.test(value)) out.uid = Number(value);
+      else if (key === 'mtime' && /^-?\d+(\.\d+)?$/.test(value)) {
+        const ms = timeMs(Number(value));
+        if (ms !== undefined) out.mtimeMs = ms; // an absurd one: the header's own mtime stands
+      } else if (key === 'uid' && /^\d+$/.test(value)) out.uid = Number(value);
       else if (key === 'gid' && /^\d+$/.test(value)) out.gid = Number(value);
     }
     i += record.length;
   }
   return out;
+}
+
+/** `seconds` in ms, floored; undefined when no Date can hold it (a crafted mtime). */
+function timeMs(seconds: number): number | undefined {
+  const ms = Math.floor(seconds * 1000);
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS ? ms : undefined;
 }
 
 function isZero(block: Uint8Array): boolean {

@@ -14,6 +14,8 @@ export interface FileRegion {
   readonly file: string;
   readonly start: number;
   readonly size: number;
+  /** Open `file` O_NOFOLLOW (a file of an OCI-layout folder; an archive given by a symlink is followed). */
+  readonly noFollow?: true;
 }
 
 export interface TarScan {
@@ -23,13 +25,25 @@ export interface TarScan {
   readonly stopped?: string;
 }
 
-/** Opens a file read-only (O_NONBLOCK: a FIFO given as an archive never blocks the open). */
-export function openReadOnly(file: string): number {
+/** The flags of openReadOnly (O_NONBLOCK: a FIFO given as an archive never blocks the open). */
+function readOnlyFlags(noFollow?: boolean): number {
+  const c = fs.constants;
+  return c.O_RDONLY | (c.O_NONBLOCK ?? 0) | (noFollow ? (c.O_NOFOLLOW ?? 0) : 0);
+}
+
+/** Opens a file read-only; with `noFollow`, a symlink is refused, not followed. */
+export function openReadOnly(file: string, noFollow?: boolean): number {
   try {
-    return fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+    return fs.openSync(file, readOnlyFlags(noFollow));
   } catch (err) {
-    throw fromFsError(err, file);
+    throw noFollowError(err, file, noFollow) ?? fromFsError(err, file);
   }
+}
+
+/** ELOOP from an O_NOFOLLOW open: the file is a symlink (not a loop). */
+function noFollowError(err: unknown, file: string, noFollow?: boolean): LayerError | undefined {
+  if (!noFollow || (err as NodeJS.ErrnoException | undefined)?.code !== 'ELOOP') return undefined;
+  return new LayerError('not-found', `${file} is a symbolic link: not followed out of the OCI layout`, file, err);
 }
 
 /** Reads up to `length` bytes at `position`; fewer only at the end of the file. */
@@ -70,7 +84,7 @@ class BlockReader {
 
 /** Indexes the tar in `region` header to header. Throws only when the file cannot be opened or the signal fires. */
 export async function indexTarRegion(region: FileRegion, signal?: AbortSignal): Promise<TarScan> {
-  const fd = openReadOnly(region.file);
+  const fd = openReadOnly(region.file, region.noFollow);
   const reader = new BlockReader(fd);
   const members: TarMember[] = [];
   const decoder = new TarHeaderDecoder();
