@@ -122,8 +122,25 @@ export function registerComparison(context: vscode.ExtensionContext, service: St
   const add = (id: string, title: string, fn: (...args: unknown[]) => Promise<unknown>) =>
     context.subscriptions.push(vscode.commands.registerCommand(id, (...args: unknown[]) => reportErrors(title, () => fn(...args))));
 
+  const clear = async (): Promise<void> => {
+    provider.show(undefined);
+    await vscode.commands.executeCommand('setContext', HAS_COMPARISON, false);
+    view.message = undefined;
+    view.title = 'Comparison';
+  };
+  // A comparison's keys belong to the store it was made from: after a reload
+  // they may point at nothing (or at something else), so it is dropped.
+  let storeGeneration = 0;
+  context.subscriptions.push(
+    service.onDidChange(() => {
+      storeGeneration++;
+      if (provider.comparison) void clear();
+    }),
+  );
+
   /** Runs the comparison with progress and cancel, shows it, opens the config diff. Undefined when cancelled. */
   const run = async (a: ComparePoint, b: ComparePoint): Promise<Comparison | undefined> => {
+    const generation = storeGeneration;
     const ignore = compareIgnore();
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Comparing ${a.label} ↔ ${b.label}`, cancellable: true },
@@ -145,7 +162,7 @@ export function registerComparison(context: vscode.ExtensionContext, service: St
         });
       },
     );
-    if (!result) return undefined;
+    if (!result || generation !== storeGeneration) return undefined; // cancelled, or the store was reloaded meanwhile
     const comparison: Comparison = { a, b, result };
     for (const p of result.problems) log().warn(`compare ${p.side === 'a' ? a.label : b.label}: ${p.path}: ${p.message}`);
     provider.show(comparison);
@@ -181,11 +198,6 @@ export function registerComparison(context: vscode.ExtensionContext, service: St
   add('dockerLayers.compareConfig', 'Compare Config and History', async () => {
     if (provider.comparison) await openConfigDiff(provider.comparison);
   });
-  add('dockerLayers.clearComparison', 'Clear Comparison', async () => {
-    provider.show(undefined);
-    await vscode.commands.executeCommand('setContext', HAS_COMPARISON, false);
-    view.message = undefined;
-    view.title = 'Comparison';
-  });
+  add('dockerLayers.clearComparison', 'Clear Comparison', clear);
   return { provider, view };
 }

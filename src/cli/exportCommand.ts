@@ -9,7 +9,7 @@ import { humanSize, printable } from '../core/format';
 import { imageStack } from '../core/pathHistory';
 import type { LayerContent } from '../core/model';
 import type { Store } from '../core/store';
-import { UsageError, type CliArgs } from './args';
+import { DEFAULT_ROOTS, UsageError, type CliArgs } from './args';
 import type { Command } from './commands';
 import { jsonDocument } from './jsonOutput';
 
@@ -43,7 +43,8 @@ export const exportCommand: Command = async (store, args, out, signal) => {
   const [ref, path, dest] = args.positional;
   if (dest === undefined) throw new UsageError('export needs a LAYER, a PATH and a DEST');
   const source = sourceOf(store, args, ref);
-  const forbidden = store.roots.map((r) => r.root);
+  // This run's roots and always the default ones: a --root elsewhere must not make /var/lib/docker writable.
+  const forbidden = [...new Set([...store.roots.map((r) => r.root), ...DEFAULT_ROOTS])];
   const dryRun = args.flags.has('dry-run');
   const result = await exportPath(source, path, dest, { forbidden, signal, dryRun });
   if (args.json) {

@@ -25,7 +25,7 @@ import type { LayerContent } from './model';
 const CHUNK = 256 * 1024;
 
 /** One regular file of one layer, opened read-only without following anything. */
-async function openLayerFile(content: LayerContent, entryPath: string, signal?: AbortSignal): Promise<{ handle: fs.promises.FileHandle; st: fs.Stats }> {
+export async function openLayerFile(content: LayerContent, entryPath: string, signal?: AbortSignal): Promise<{ handle: fs.promises.FileHandle; st: fs.Stats }> {
   const r = await resolveIn(content, layerPathSegments(entryPath), signal);
   if (r.kind !== 'found') throw new LayerError('not-found', `${entryPath} is not in layer ${content.dir}`, entryPath);
   if (!r.st.isFile()) throw new LayerError('unsupported', `${entryPath} is not a regular file in layer ${content.dir}`, entryPath);

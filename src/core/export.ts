@@ -4,7 +4,8 @@
  * outside every Docker root:
  *
  * - the destination is refused when it lies inside (or is) a root, after
- *   resolving the symlinks of its existing part;
+ *   resolving the symlinks of its existing part, or when a root folder's
+ *   (dev, ino) is among its existing folders (a bind mount of a root);
  * - nothing is overwritten: each item is made new (`O_EXCL`, `mkdir`), so a
  *   symlink planted at the destination is never written through; only the top
  *   item may replace an existing file when the caller says so (a save dialog
@@ -81,15 +82,33 @@ async function realOrNearest(p: string): Promise<string> {
 
 function inside(p: string, dir: string): boolean {
   const rel = nodePath.relative(dir, p);
-  return rel === '' || (!rel.startsWith('..') && !nodePath.isAbsolute(rel));
+  return rel === '' || (rel !== '..' && !rel.startsWith('..' + nodePath.sep) && !nodePath.isAbsolute(rel));
+}
+
+/** The (dev, ino) of the existing part of `p` (symlinks resolved) and of each folder above it. */
+async function ancestorIds(p: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let at = await realOrNearest(p);
+  for (;;) {
+    const st = await fs.promises.stat(at).catch(() => undefined);
+    if (st) ids.add(`${st.dev}:${st.ino}`);
+    const parent = nodePath.dirname(at);
+    if (parent === at) return ids;
+    at = parent;
+  }
 }
 
 /** Throws (invalid-id) when `dest` is inside, or is, one of `forbidden`. */
 export async function checkDestination(dest: string, forbidden: readonly string[]): Promise<void> {
   const real = await realOrNearest(dest);
+  // A bind mount (or a second path the realpath does not unify) to a root: the
+  // root folder's (dev, ino) is then among the destination's ancestors.
+  const ids = await ancestorIds(dest);
   for (const root of forbidden) {
     const realRoot = await realOrNearest(root);
-    if (inside(real, realRoot) || inside(nodePath.resolve(dest), nodePath.resolve(root))) {
+    const rootSt = await fs.promises.stat(root).catch(() => undefined);
+    const rootId = rootSt?.isDirectory() ? `${rootSt.dev}:${rootSt.ino}` : undefined;
+    if (inside(real, realRoot) || inside(nodePath.resolve(dest), nodePath.resolve(root)) || (rootId !== undefined && ids.has(rootId))) {
       throw new LayerError('invalid-id', `refusing to export into ${dest}: it is inside the Docker root ${root}, which is never written`, dest);
     }
   }
@@ -212,9 +231,10 @@ class Exporter {
       }
       try {
         const buf = Buffer.alloc(Math.min(CHUNK, Math.max(1, fst.size)));
-        for (let off = 0; ; ) {
+        // At most the size seen at open: a file growing in a live container's layer is not followed.
+        for (let off = 0; off < fst.size; ) {
           throwIfAborted(this.options.signal);
-          const { bytesRead } = await src.read(buf, 0, buf.length, off);
+          const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, fst.size - off), off);
           if (bytesRead === 0) break;
           await out.write(buf, 0, bytesRead);
           off += bytesRead;

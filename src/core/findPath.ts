@@ -335,7 +335,7 @@ class LayerSearch {
     if (!this.hashes) return { size };
     try {
       const sha256 = st
-        ? await this.hashes.sha256(layer.key, content.dir, e.path, st, signal)
+        ? await this.hashes.sha256(layer.key, content, e.path, st, signal)
         : await this.hashes.sha256InArchive(layer.key, content, e.path, e.size, e.mtimeMs ?? 0, signal);
       return { size, sha256 };
     } catch (err) {

@@ -9,16 +9,16 @@
  * cache then holds ~150 bytes per file. `cost` counts files, bytes, time and
  * cache hits so that callers can say so.
  *
- * Reads only, never through a symlink: the file's folder must resolve
- * (realpath) to itself under the layer's folder, the file is opened with
- * O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, and the open file must be the inode that
- * was lstat()ed. A layer inside an image archive has no file to open: its
+ * Reads only, never through a symlink: the file is resolved component by
+ * component without following one (compareContent.ts openLayerFile, no folder
+ * check cached between searches), opened O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+ * and the open file must be the inode that was lstat()ed. A layer inside an image archive has no file to open: its
  * files' bytes are read from the blob (sha256InArchive).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
+import { openLayerFile } from './compareContent';
 import { readLayerFile } from './layerFiles';
 import type { LayerContent } from './model';
 
@@ -47,30 +47,22 @@ export function parseSha256(text: string): string | { error: string } {
 }
 
 export class ContentHashes {
-  private readonly layers = new Map<string, { real: string; files: Map<string, Cached>; folders: Map<string, boolean> }>();
+  private readonly layers = new Map<string, { files: Map<string, Cached> }>();
   readonly cost: HashCost = { files: 0, bytes: 0, ms: 0, cached: 0 };
 
   /**
-   * The sha256 (hex) of the regular file `imagePath` in the layer whose folder
-   * is `layerDir`, given its lstat `st`. Throws LayerError when it cannot be read.
+   * The sha256 (hex) of the regular file `imagePath` of the folder layer
+   * `content`, given its lstat `st`. Throws LayerError when it cannot be read.
    */
-  async sha256(layerKey: string, layerDir: string, imagePath: string, st: fs.Stats, signal?: AbortSignal): Promise<string> {
-    const layer = this.layer(layerKey, layerDir);
+  async sha256(layerKey: string, content: LayerContent, imagePath: string, st: fs.Stats, signal?: AbortSignal): Promise<string> {
+    const layer = this.layer(layerKey);
     const hit = layer.files.get(imagePath);
     if (hit && hit.ino === st.ino && hit.size === st.size && hit.mtimeMs === st.mtimeMs) {
       this.cost.cached++;
       return hit.sha256;
     }
-    const folder = path.posix.dirname(imagePath);
-    let safe = layer.folders.get(folder);
-    if (safe === undefined) {
-      const real = safeRealpath(layerDir + folder);
-      safe = real === (folder === '/' ? layer.real : layer.real + folder);
-      layer.folders.set(folder, safe);
-    }
-    if (!safe) throw new LayerError('not-found', `${imagePath}: its folder goes through a symbolic link, which is not followed`, imagePath);
     const t0 = performance.now();
-    const sha256 = await hashFile(layerDir + imagePath, imagePath, st, signal);
+    const sha256 = await hashFile(content, imagePath, st, signal);
     this.cost.ms += performance.now() - t0;
     this.cost.files++;
     this.cost.bytes += st.size;
@@ -84,7 +76,7 @@ export class ContentHashes {
    * from the blob (readLayerFile, nothing extracted), cached by size and mtime.
    */
   async sha256InArchive(layerKey: string, content: LayerContent, imagePath: string, size: number, mtimeMs: number, signal?: AbortSignal): Promise<string> {
-    const layer = this.layer(layerKey, content.dir);
+    const layer = this.layer(layerKey);
     const hit = layer.files.get(imagePath);
     if (hit && hit.size === size && hit.mtimeMs === mtimeMs) {
       this.cost.cached++;
@@ -101,35 +93,27 @@ export class ContentHashes {
     return sha256;
   }
 
-  private layer(key: string, dir: string) {
+  private layer(key: string) {
     let layer = this.layers.get(key);
     if (!layer) {
-      layer = { real: safeRealpath(dir) ?? dir, files: new Map(), folders: new Map() };
+      layer = { files: new Map() };
       this.layers.set(key, layer);
     }
     return layer;
   }
 }
 
-function safeRealpath(p: string): string | undefined {
+/**
+ * Streams the file through compareContent.ts's openLayerFile: resolved
+ * component by component without following a symlink (nothing about its
+ * folders is cached, so a folder swapped for a symlink since an earlier
+ * search is refused), opened O_NOFOLLOW and checked to be the inode resolved,
+ * which must also be the one lstat()ed as `st`.
+ */
+async function hashFile(content: LayerContent, imagePath: string, st: fs.Stats, signal?: AbortSignal): Promise<string> {
+  const { handle, st: fst } = await openLayerFile(content, imagePath, signal);
   try {
-    return fs.realpathSync.native(p);
-  } catch {
-    return undefined;
-  }
-}
-
-async function hashFile(disk: string, imagePath: string, st: fs.Stats, signal?: AbortSignal): Promise<string> {
-  const c = fs.constants;
-  let handle: fs.promises.FileHandle;
-  try {
-    handle = await fs.promises.open(disk, c.O_RDONLY | (c.O_NOFOLLOW ?? 0) | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0));
-  } catch (err) {
-    throw fromFsError(err, imagePath);
-  }
-  try {
-    const fst = await handle.stat();
-    if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) throw new LayerError('io', `${imagePath} changed while it was opened: not read`, imagePath);
+    if (fst.ino !== st.ino || fst.dev !== st.dev) throw new LayerError('io', `${imagePath} changed while it was opened: not read`, imagePath);
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, fst.size)));
     for (;;) {

@@ -110,6 +110,43 @@ test('a destination inside the root is refused, directly or through a symlink, a
   assert.equal(fingerprint(o.root), before);
 });
 
+test('a destination named ..x inside the root is inside it: refused, and the root is unchanged', async (t) => {
+  const o = await overlay2();
+  if (!o) return t.skip(whyMissing('overlay2'));
+  const before = fingerprint(o.root);
+  const dest = path.join(o.root, '..x');
+  try {
+    await assert.rejects(
+      exportPath(merged(o.store, o.app), '/data', dest, { forbidden: [o.root] }),
+      (err: unknown) => err instanceof LayerError && err.code === 'invalid-id' && /inside the Docker root/.test(err.message),
+    );
+    assert.equal(fs.existsSync(dest), false);
+    assert.equal(fingerprint(o.root), before, 'nothing was written into the root');
+  } finally {
+    fs.rmSync(dest, { recursive: true, force: true }); // only there if the check failed
+  }
+});
+
+test('a destination reached through a symlink to the root itself, or a root given through a symlink, is refused; the CLI always forbids the default roots', async (t) => {
+  const o = await overlay2();
+  if (!o) return t.skip(whyMissing('overlay2'));
+  const before = fingerprint(o.root);
+  const source = merged(o.store, o.app);
+  const refused = (err: unknown) => err instanceof LayerError && err.code === 'invalid-id' && /inside the Docker root/.test(err.message);
+  const link = mkParent(fresh('root-link'));
+  fs.symlinkSync(o.root, link);
+  // The destination's path goes through the symlink; the forbidden root is given by its own path.
+  await assert.rejects(exportPath(source, '/data', path.join(link, 'exported'), { forbidden: [o.root] }), refused);
+  await assert.rejects(exportPath(source, '/data', path.join(link, 'image', 'new', 'deeper'), { forbidden: [o.root] }), refused);
+  // The root is given through the symlink; the destination by the root's own path.
+  await assert.rejects(exportPath(source, '/data', path.join(o.root, 'exported'), { forbidden: [link] }), refused);
+  assert.equal(fingerprint(o.root), before, 'nothing was written into the root');
+  // --root elsewhere does not make a default root writable (--dry-run: nothing is written even if it were not refused).
+  const cli = await runCli(['--root', o.root, 'export', '--merged', '--dry-run', 'dle/app:1', '/data', '/var/lib/docker/exported']);
+  assert.equal(cli.code, 2);
+  assert.match(cli.stderr, /refusing to export into .*inside the Docker root \/var\/lib\/docker/);
+});
+
 test('nothing is overwritten; a deleted path and a path through a symlink are not exported', async (t) => {
   const o = await overlay2();
   if (!o) return t.skip(whyMissing('overlay2'));

@@ -254,6 +254,40 @@ test('a layer whose folder is gone is reported by id; the other layers are still
   assert.match(r.stderr, new RegExp(`layer ${added.layer.id.slice(7, 19)}`));
 });
 
+test('--sha256 never follows a layer folder swapped for a symlink after an earlier search (a copy of the overlay2 root)', async (t) => {
+  const r = roots.get('overlay2');
+  if (!r) return t.skip(whyMissing('overlay2'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dle-find-swap-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const copy = path.join(dir, 'root');
+  execFileSync('cp', ['-a', r.root, copy]);
+  // On the host, outside every root: a folder whose keep.txt must never be read.
+  const host = path.join(dir, 'host');
+  fs.mkdirSync(host);
+  const canary = Buffer.from('canary: host file, never part of a layer\n');
+  fs.writeFileSync(path.join(host, 'keep.txt'), canary);
+  const canaryHex = createHash('sha256').update(canary).digest('hex');
+  const store = await Store.open([copy]);
+  const added = (await collect(store, '/data/keep.txt')).find((h) => h.status === 'added');
+  assert.ok(added?.layer.content, 'the COPY layer holds /data/keep.txt');
+  const content = added.layer.content;
+  const keptHex = createHash('sha256').update(fs.readFileSync(path.join(content.dir, 'data', 'keep.txt'))).digest('hex');
+  const hashes = new ContentHashes();
+  // A first search hashes /data/keep.txt: its folder was checked then.
+  const first = await collect(store, '/data/keep.txt', { sha256: keptHex, hashes });
+  assert.ok(first.some((h) => h.layer.id === added.layer.id), 'found by its digest before the swap');
+  // The layer's /data becomes a symlink to the host folder.
+  fs.rmSync(path.join(content.dir, 'data'), { recursive: true });
+  fs.symlinkSync(host, path.join(content.dir, 'data'));
+  // What the search's lstat of dir + path now gives is the canary (the path walk follows /data): the hash must not read it.
+  const followed = fs.lstatSync(path.join(content.dir, 'data', 'keep.txt'));
+  await assert.rejects(hashes.sha256(added.layer.key, content, '/data/keep.txt', followed), (err: Error & { code?: string }) => err.code === 'not-found' && /symbolic link/.test(err.message));
+  const hits = await collect(store, undefined, { sha256: canaryHex, hashes });
+  assert.deepEqual(hits, [], 'no hit for the host file');
+  const again = await collect(await Store.open([copy]), '/data/*', { sha256: canaryHex, hashes: new ContentHashes() });
+  assert.deepEqual(again, []);
+});
+
 test('a cancelled search stops at once with "cancelled"', async (t) => {
   if (!all(t)) return;
   const store = await allRoots();
