@@ -54,6 +54,12 @@ function node(c: ComparisonApi, path: string): CompareNode {
   return found;
 }
 
+/** The listed rows (`path change badge`) less those whose only change is their mtime. */
+function withoutMtimeOnly(rows: string[], comparison: Comparison): string[] {
+  const mtimeOnly = new Set(comparison.result.changes.filter((c) => c.change === 'changed' && c.aspects.every((x) => x === 'mtime')).map((c) => c.path));
+  return rows.filter((row) => !mtimeOnly.has(row.split(' ')[0]));
+}
+
 suite('Compare images and layers', () => {
   after(async () => {
     await closeAll();
@@ -68,16 +74,16 @@ suite('Compare images and layers', () => {
     await closeAll();
     const result = (await vscode.commands.executeCommand('dockerLayers.compareImageWith', { kind: 'image', image: cmpA }, { kind: 'image', image: cmpB })) as Comparison;
     assert.ok(result, 'the comparison ran');
-    // test/fixtures/images/cmpb/Dockerfile, with the badges of the Source Control view.
-    assert.deepEqual(listed(a.comparison), [
-      '/cmp changed modified',
+    // test/fixtures/images/cmpb/Dockerfile, with the badges of the Source Control view. Whether a
+    // folder's mtime differs depends on whether the two builds fell in one second (the packed roots
+    // keep whole seconds): rows that only change mtime are left out, as the core finds them.
+    assert.deepEqual(withoutMtimeOnly(listed(a.comparison), result), [
       '/cmp/file.txt changed modified',
       '/cmp/gone removed deleted',
       '/cmp/gone/sub removed deleted',
       '/cmp/gone/sub/g.txt removed deleted',
       '/cmp/link changed modified',
       '/cmp/mode.txt changed modified',
-      '/cmp/opq changed modified',
       '/cmp/opq/n.txt added added',
       '/cmp/opq/o1.txt removed deleted',
       '/cmp/opq/o2.txt removed deleted',
@@ -85,7 +91,8 @@ suite('Compare images and layers', () => {
     const mode = a.comparison.provider.getTreeItem(node(a.comparison, '/cmp/mode.txt'));
     assert.equal(mode.description, 'mode -rw-r--r-- → -rwxr-xr-x');
     assert.equal(a.comparison.provider.getTreeItem(node(a.comparison, '/cmp/opq/n.txt')).description, 'added: file +2B');
-    assert.match(a.comparison.view.message ?? '', /1 added, 5 removed, 5 changed/);
+    const changed = result.result.changes.filter((c) => c.change === 'changed').length;
+    assert.match(a.comparison.view.message ?? '', new RegExp(`1 added, 5 removed, ${changed} changed`));
     // The configs, in the native diff editor, sorted.
     const diff = await activeDiff();
     assert.deepEqual(parseLayerUri(diff.original), { k: 'json', image: cmpA.key, step: cmpA.steps.length - 1 });
@@ -143,8 +150,8 @@ suite('Compare images and layers', () => {
     const a = await api();
     const store = await overlay2(a);
     await vscode.workspace.getConfiguration('dockerLayers').update('compare.ignore', ['/cmp/opq/**', '/cmp/gone'], vscode.ConfigurationTarget.Global);
-    await vscode.commands.executeCommand('dockerLayers.compareImageWith', { kind: 'image', image: image(store, 'dle/cmp:a') }, image(store, 'dle/cmp:b').key);
-    assert.deepEqual(listed(a.comparison), ['/cmp changed modified', '/cmp/file.txt changed modified', '/cmp/link changed modified', '/cmp/mode.txt changed modified']);
+    const result = (await vscode.commands.executeCommand('dockerLayers.compareImageWith', { kind: 'image', image: image(store, 'dle/cmp:a') }, image(store, 'dle/cmp:b').key)) as Comparison;
+    assert.deepEqual(withoutMtimeOnly(listed(a.comparison), result), ['/cmp/file.txt changed modified', '/cmp/link changed modified', '/cmp/mode.txt changed modified']);
     assert.match(a.comparison.view.message ?? '', /ignoring \/cmp\/opq\/\*\*, \/cmp\/gone/);
     await vscode.commands.executeCommand('dockerLayers.clearComparison');
     assert.deepEqual(a.comparison.provider.getChildren(), []);
