@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Pacer } from '../concurrency';
-import { LayerError, fromFsError, throwIfAborted } from '../errors';
+import { LayerError, fromFsError, untilAborted } from '../errors';
 import { readOptionalSync } from '../fsUtil';
 
 /** A file's trimmed text, undefined when it does not exist, or why it could not be read. */
@@ -256,26 +256,6 @@ export class LayerdbFiles {
 
 function cores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-}
-
-/** `p`, or a `cancelled` rejection as soon as `signal` fires. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  throwIfAborted(signal);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new LayerError('cancelled', 'cancelled'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 function readOrError(file: string): SmallFile {

@@ -6,7 +6,7 @@
  * so a walk, a stat and a read of the same layer read its blob once.
  */
 import * as fs from 'node:fs';
-import { LayerError, fromFsError, throwIfAborted } from '../errors';
+import { LayerError, fromFsError, throwIfAborted, untilAborted } from '../errors';
 import type { EntryType, WalkProblem } from '../layerEntry';
 import { childImagePath, compareNames } from '../layerEntry';
 import { aufsKind, AUFS_PREFIX, isDeletableName } from '../lowerUnion';
@@ -202,7 +202,7 @@ export function tarLayerIndex(blob: TarBlob, signal?: AbortSignal): Promise<TarL
     cache.set(key, (made = building));
     while (cache.size > CACHE_LAYERS) cache.delete(cache.keys().next().value!);
   }
-  return signal ? untilAborted(made, signal) : made;
+  return untilAborted(made, signal);
 }
 
 /** The blob file's inode, size and mtime: a file replaced or rewritten in place is indexed again. */
@@ -213,24 +213,6 @@ function fileVersion(blob: TarBlob): string {
   } catch {
     return ''; // the build says why the file cannot be read (and is not kept)
   }
-}
-
-/** `p`, or `cancelled` as soon as `signal` fires (p goes on for its other callers). */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new LayerError('cancelled', 'cancelled'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 async function buildIndex(blob: TarBlob): Promise<TarLayerIndex> {
