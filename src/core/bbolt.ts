@@ -4,39 +4,60 @@
  *
  * The file is opened with 'r', read once into memory up to the high-water mark
  * the meta page records, and never locked or written. Every structural check
- * that fails (bad flags, a page id out of range, element offsets past their
- * page, unsorted keys, a page reached twice) throws LayerError 'corrupt', so a
- * damaged file can neither hang the reader nor crash it with a RangeError.
+ * (bad flags, a page id out of range, element offsets past their page, an
+ * overflow past the file, unsorted keys, a page reached twice) is made before
+ * a page is used, so a damaged file can neither hang the reader nor crash it
+ * with a RangeError. What a failed check does depends on the mode:
  *
- * The page format itself is decoded in `bboltPage.ts`.
+ *  - strict (the default): it throws LayerError 'corrupt';
+ *  - salvage (`{ salvage: true }`): it becomes a BoltProblem naming the page
+ *    and the bucket, and the walk goes on with the rest of the tree.
+ *
+ * What salvage loses: the keys of a page that fails its checks and, for a
+ * branch page, every page below it (its siblings are still read); a bucket
+ * whose root page fails keeps its name in its parent but reads as empty; a
+ * nested bucket whose header or inline page fails is skipped; a key out of
+ * order across pages is skipped. The freelist and the stale copies of pages
+ * that copy-on-write leaves behind are never searched. Only the two meta pages
+ * are indispensable: without a valid one, `open` throws in both modes.
+ *
+ * The page format itself is decoded in `bboltPage.ts`, a bucket's keys are
+ * found and walked in `bboltBucket.ts`.
  */
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import {
-  BUCKET_HEADER,
-  BUCKET_LEAF,
-  META_PAGE,
-  PAGE_HEADER,
-  decodeMeta,
-  parseNode,
-  type Meta,
-  type Node,
-} from './bboltPage';
+import { BoltBucket } from './bboltBucket';
+import { META_PAGE, PAGE_HEADER, decodeMeta, parseNode, type Meta, type Node } from './bboltPage';
 import { LayerError, fromFsError } from './errors';
+
+export { BoltBucket, type BoltEntry } from './bboltBucket';
 
 /** Larger files are refused rather than read into memory. */
 const MAX_FILE = 1 << 30;
 
-export interface BoltEntry {
-  readonly key: Buffer;
-  /** Set for a plain key/value pair. */
-  readonly value?: Buffer;
-  /** Set when the key names a nested bucket. */
-  readonly bucket?: BoltBucket;
+export interface BoltOptions {
+  /** Read what can be read: a page that fails its checks becomes a BoltProblem instead of an error. */
+  readonly salvage?: boolean;
+}
+
+/** A page that failed its checks in salvage mode, and the bucket it belongs to. */
+export interface BoltProblem {
+  /** The page (for a nested bucket's header or inline page: the leaf page that holds it). */
+  readonly pgid: number;
+  /** The bucket from the top (`[]` = the root bucket). */
+  readonly path: readonly string[];
+  /** What failed, without the file name: `bucket v1/moby/images: page 35 says it is page …`. */
+  readonly reason: string;
+  /** The whole message, naming the file. */
+  readonly message: string;
 }
 
 export class BoltDb {
-  private readonly nodes = new Map<number, Node>();
+  /** Validated pages, and the error of each page that failed its checks (never checked twice). */
+  private readonly nodes = new Map<number, Node | LayerError>();
+  /** What salvage mode skipped, in the order it was met; one entry per page and bucket. */
+  readonly problems: BoltProblem[] = [];
+  private readonly problemKeys = new Set<string>();
   /** Which bucket each paged bucket root belongs to: a page may root one bucket only. */
   private readonly roots = new Map<number, string>();
   private closed = false;
@@ -45,10 +66,12 @@ export class BoltDb {
     readonly file: string,
     private data: Buffer,
     private readonly meta: Meta,
+    /** Salvage mode (see the file's comment). */
+    readonly salvage: boolean,
   ) {}
 
-  /** Opens `file` read-only and reads it into memory; throws LayerError. */
-  static async open(file: string): Promise<BoltDb> {
+  /** Opens `file` read-only and reads it into memory; throws LayerError (in both modes, when no meta page is valid). */
+  static async open(file: string, options: BoltOptions = {}): Promise<BoltDb> {
     let handle: FileHandle | undefined;
     try {
       handle = await fsp.open(file, 'r');
@@ -58,7 +81,7 @@ export class BoltDb {
       if (used > MAX_FILE) {
         throw new LayerError('unsupported', `${file}: ${used} bytes in use; files over 1 GiB are not read`, file);
       }
-      return new BoltDb(file, await readAt(handle, 0, used), meta);
+      return new BoltDb(file, await readAt(handle, 0, used), meta, options.salvage === true);
     } catch (err) {
       throw fromFsError(err, file);
     } finally {
@@ -77,6 +100,16 @@ export class BoltDb {
   /** The top-level bucket tree. */
   root(): BoltBucket {
     return new BoltBucket(this, this.meta.root, undefined, [], new Set([this.meta.root]));
+  }
+
+  /**
+   * Salvage mode: the problems that may have hidden entries of the bucket at
+   * `path` — those of the bucket itself, of a bucket above it (which may have
+   * lost it whole) and of a bucket below it (which lost part of it).
+   */
+  problemsAffecting(path: readonly string[]): BoltProblem[] {
+    const within = (a: readonly string[], b: readonly string[]) => a.every((name, i) => b[i] === name);
+    return this.problems.filter((p) => (p.path.length <= path.length ? within(p.path, path) : within(path, p.path)));
   }
 
   /** The bucket at `path` (`[]` = the root), or undefined when any part is missing. */
@@ -99,9 +132,22 @@ export class BoltDb {
 
   /** @internal The validated node of page `pgid`. */
   node(pgid: number): Node {
-    const cached = this.nodes.get(pgid);
-    if (cached) return cached;
     if (this.closed) throw new LayerError('io', `${this.file} was closed`, this.file);
+    const cached = this.nodes.get(pgid);
+    if (cached instanceof LayerError) throw cached;
+    if (cached) return cached;
+    try {
+      const node = this.readNode(pgid);
+      this.nodes.set(pgid, node);
+      return node;
+    } catch (err) {
+      // Only pages inside the file are remembered: an id from a damaged element may be anything.
+      if (err instanceof LayerError && Number.isSafeInteger(pgid) && pgid >= 0 && pgid < this.meta.hwm) this.nodes.set(pgid, err);
+      throw err;
+    }
+  }
+
+  private readNode(pgid: number): Node {
     const { pageSize, hwm } = this.meta;
     if (!Number.isSafeInteger(pgid) || pgid < 2 || pgid >= hwm) {
       throw this.corrupt(`page ${pgid} is out of range (2..${hwm - 1})`);
@@ -114,11 +160,7 @@ export class BoltDb {
     if (pgid + overflow >= hwm || start + (overflow + 1) * pageSize > this.data.length) {
       throw this.corrupt(`page ${pgid} overflows past the last page (${overflow} overflow pages)`);
     }
-    const node = parseNode(this.data.subarray(start, start + (overflow + 1) * pageSize), `page ${pgid}`, (m) =>
-      this.corrupt(m),
-    );
-    this.nodes.set(pgid, node);
-    return node;
+    return parseNode(this.data.subarray(start, start + (overflow + 1) * pageSize), `page ${pgid}`, (m) => this.corrupt(m));
   }
 
   /**
@@ -139,163 +181,26 @@ export class BoltDb {
   corrupt(message: string): LayerError {
     return new LayerError('corrupt', `${this.file} is corrupt: ${message}`, this.file);
   }
-}
-
-export class BoltBucket {
-  /** @internal Made by `BoltDb.root()` and `bucket()`: `rootPage` is a page id, or 0 with `inline` holding the one leaf. */
-  constructor(
-    private readonly db: BoltDb,
-    private readonly rootPage: number,
-    private readonly inline: Node | undefined,
-    /** Names from the top, for messages. */
-    readonly path: readonly string[],
-    /** Root pages of this bucket and its ancestors: a nested bucket may not reuse one. */
-    private readonly ancestors: ReadonlySet<number>,
-  ) {}
-
-  /** The value stored under `key`; undefined when absent or when `key` names a bucket. */
-  get(key: string | Buffer): Buffer | undefined {
-    const hit = this.find(toKey(key));
-    if (!hit || hit.node.flags[hit.index] & BUCKET_LEAF) return undefined;
-    return Buffer.from(hit.node.values[hit.index]);
-  }
-
-  /** A UTF-8 string value (see `get`). */
-  getString(key: string | Buffer): string | undefined {
-    return this.get(key)?.toString('utf8');
-  }
-
-  /** The nested bucket `name`, or undefined. */
-  bucket(name: string | Buffer): BoltBucket | undefined {
-    const k = toKey(name);
-    const hit = this.find(k);
-    if (!hit || !(hit.node.flags[hit.index] & BUCKET_LEAF)) return undefined;
-    return this.nestedBucket(k, hit.node.values[hit.index]);
-  }
-
-  /** Every entry in key order: values and nested buckets. */
-  *entries(): Iterable<BoltEntry> {
-    let last: Buffer | undefined;
-    for (const [node, i] of this.leafElements()) {
-      const key = node.keys[i];
-      if (last && Buffer.compare(last, key) >= 0) throw this.corrupt('keys are out of order across pages');
-      last = key;
-      const value = node.values[i];
-      if (node.flags[i] & BUCKET_LEAF) {
-        yield { key: Buffer.from(key), bucket: this.nestedBucket(key, value) };
-      } else {
-        yield { key: Buffer.from(key), value: Buffer.from(value) };
-      }
-    }
-  }
-
-  /** Names (UTF-8) of the nested buckets, in key order. */
-  bucketNames(): string[] {
-    const names: string[] = [];
-    for (const e of this.entries()) if (e.bucket) names.push(e.key.toString('utf8'));
-    return names;
-  }
-
-  private get label(): string {
-    return this.path.length ? `bucket ${this.path.join('/')}` : 'root bucket';
-  }
-
-  private corrupt(message: string): LayerError {
-    return this.db.corrupt(`${this.label}: ${message}`);
-  }
-
-  private nestedBucket(key: Buffer, value: Buffer): BoltBucket {
-    const path = [...this.path, key.toString('utf8')];
-    const where = `bucket ${path.join('/')}`;
-    if (value.length < BUCKET_HEADER) throw this.db.corrupt(`${where}: bucket header is ${value.length} bytes`);
-    const root = value.readBigUInt64LE(0);
-    if (root === 0n) {
-      const node = parseNode(value.subarray(BUCKET_HEADER), `${where} (inline page)`, (m) => this.db.corrupt(m));
-      if (!node.leaf) throw this.db.corrupt(`${where}: inline page is not a leaf`);
-      return new BoltBucket(this.db, 0, node, path, this.ancestors);
-    }
-    const pgid = Number(root);
-    if (this.ancestors.has(pgid)) throw this.db.corrupt(`${where}: root page ${pgid} is already used above it (cycle)`);
-    this.db.claimRoot(pgid, path);
-    return new BoltBucket(this.db, pgid, undefined, path, new Set([...this.ancestors, pgid]));
-  }
-
-  /** Descends to the leaf that would hold `key`; the element when it is there. */
-  private find(key: Buffer): { node: Node; index: number } | undefined {
-    let node = this.inline ?? this.db.node(this.rootPage);
-    const seen = new Set<number>([this.rootPage]);
-    while (!node.leaf) {
-      const i = branchIndex(node.keys, key);
-      const next = node.children[i];
-      if (seen.has(next)) throw this.corrupt(`page ${next} is reached twice (cycle)`);
-      seen.add(next);
-      node = this.childPage(next, node.keys[i], node.keys[i + 1]);
-    }
-    const i = lowerBound(node.keys, key);
-    return i < node.keys.length && node.keys[i].equals(key) ? { node, index: i } : undefined;
-  }
 
   /**
-   * Page `pgid` under a branch element whose key is `low`, the next element's
-   * `high`: its keys must lie in [low, high), or lookups and walks would disagree.
+   * @internal A failed check on page `pgid` of the bucket at `path`: thrown in
+   * strict mode (and always, for anything but a LayerError 'corrupt'); in
+   * salvage mode recorded once, and the caller skips what the page held.
    */
-  private childPage(pgid: number, low: Buffer, high: Buffer | undefined): Node {
-    const node = this.db.node(pgid);
-    const first = node.keys[0];
-    const last = node.keys[node.keys.length - 1];
-    if (first && (Buffer.compare(first, low) < 0 || (high && Buffer.compare(last, high) >= 0))) {
-      throw this.corrupt(`page ${pgid} holds keys outside the range its branch element gives it`);
-    }
-    return node;
+  report(err: unknown, pgid: number, path: readonly string[]): void {
+    if (!this.salvage || !(err instanceof LayerError) || err.code !== 'corrupt') throw err;
+    const prefix = `${this.file} is corrupt: `;
+    const bare = err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
+    // Page checks name the page; the bucket it belongs to is named here when they do not.
+    const where = path.length ? `bucket ${path.join('/')}` : 'root bucket';
+    const named = bare.includes(where) ? bare : `${where}: ${bare}`;
+    // …and the page, when the check was on a bucket header held in a leaf.
+    const reason = /\bpage \d/.test(named) ? named : `${named} (${pgid ? `on page ${pgid}` : 'in an inline page'})`;
+    const key = `${pgid}\0${path.join('\0')}\0${reason}`;
+    if (this.problemKeys.has(key)) return;
+    this.problemKeys.add(key);
+    this.problems.push({ pgid, path, reason, message: `${prefix}${reason}` });
   }
-
-  /** Leaf elements in order, walking branch pages with an explicit stack. */
-  private *leafElements(): Iterable<[Node, number]> {
-    if (this.inline) {
-      for (let i = 0; i < this.inline.keys.length; i++) yield [this.inline, i];
-      return;
-    }
-    const seen = new Set<number>([this.rootPage]);
-    const stack: { node: Node; next: number }[] = [{ node: this.db.node(this.rootPage), next: 0 }];
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      if (top.node.leaf) {
-        stack.pop();
-        for (let i = 0; i < top.node.keys.length; i++) yield [top.node, i];
-      } else if (top.next >= top.node.children.length) {
-        stack.pop();
-      } else {
-        const i = top.next++;
-        const pgid = top.node.children[i];
-        if (seen.has(pgid)) throw this.corrupt(`page ${pgid} is reached twice (cycle)`);
-        seen.add(pgid);
-        stack.push({ node: this.childPage(pgid, top.node.keys[i], top.node.keys[i + 1]), next: 0 });
-      }
-    }
-  }
-}
-
-function toKey(key: string | Buffer): Buffer {
-  return typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
-}
-
-/** First index whose key is >= `key`. */
-function lowerBound(keys: Buffer[], key: Buffer): number {
-  let lo = 0;
-  let hi = keys.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (Buffer.compare(keys[mid], key) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** The child of a branch page that covers `key` (as bbolt's cursor chooses it). */
-function branchIndex(keys: Buffer[], key: Buffer): number {
-  const i = lowerBound(keys, key);
-  if (i < keys.length && keys[i].equals(key)) return i;
-  return i > 0 ? i - 1 : 0;
 }
 
 /** Reads both meta pages and keeps the valid one with the higher txid. */

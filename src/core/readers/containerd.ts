@@ -6,6 +6,9 @@
  *   `snapshots/<n>/fs` (overlayfs) or `snapshots/<n>` (native).
  * Layer sizes are the snapshotter's recorded usage, as `docker history` shows
  * them with the containerd store (it asks the snapshotter for Usage(chainID)).
+ * A damaged meta.db hides nothing else: what its pages lost is recovered from
+ * the content store (images, unnamed) and the snapshotter's own keys
+ * (snapshots); see containerdRecovery.ts.
  */
 import * as path from 'node:path';
 import { BoltDb } from '../bbolt';
@@ -23,7 +26,8 @@ import type {
   SourceContents,
 } from '../model';
 import { hostPlatform, readJsonBlob, resolveManifest } from './containerdContent';
-import { META_DB, readNamespace, type ContainerRecord, type ImageRecord, type NamespaceMeta } from './containerdMeta';
+import { META_DB, lostNamespace, readNamespace, type ContainerRecord, type Descriptor, type ImageRecord, type NamespaceMeta } from './containerdMeta';
+import { lostProblem, recoverTargets } from './containerdRecovery';
 import { SnapshotIndex } from './containerdSnapshots';
 import { alignSteps, chainIds, unreadableImage, v1CompatDocument, type ImageConfig } from './imageConfig';
 
@@ -70,14 +74,8 @@ export class ContainerdReader implements LayoutReader {
   async load(signal?: AbortSignal): Promise<SourceContents> {
     const { source } = this;
     throwIfAborted(signal);
-    const db = await BoltDb.open(path.join(source.dir, META_DB));
-    let meta: NamespaceMeta;
-    try {
-      meta = readNamespace(db, this.namespace, source.driver);
-    } finally {
-      db.close();
-    }
-    const snapshots = await SnapshotIndex.open(source, this.namespace, meta.snapshots);
+    const meta = await this.readMeta();
+    const snapshots = await SnapshotIndex.open(source, this.namespace, meta.snapshots, meta.lost.has('snapshots'));
     const problems: Problem[] = [...meta.problems, ...(snapshots.problem ? [snapshots.problem] : [])];
     const ctx: LoadContext = { meta, snapshots, layers: new Map(), stacks: new Map() };
 
@@ -92,7 +90,7 @@ export class ContainerdReader implements LayoutReader {
     const idByName = new Map<string, string>();
     for (const records of byTarget.values()) {
       throwIfAborted(signal);
-      const image = await this.loadImage(records, ctx);
+      const image = await this.loadImage(records[0].target, records, ctx);
       for (const r of records) idByName.set(r.name, image.id);
       const same = byId.get(image.id);
       if (same) {
@@ -106,6 +104,30 @@ export class ContainerdReader implements LayoutReader {
       images.push(image);
     }
 
+    const imagesLost = meta.lost.get('images');
+    let recovered = 0;
+    if (imagesLost !== undefined) {
+      // The names are gone with meta.db's images bucket; the targets are still in the content store.
+      const owned = meta.lost.has('content sizes') ? undefined : new Set(meta.contentSizes.keys());
+      const found = await recoverTargets(source.dir, owned, signal);
+      problems.push(...found.problems);
+      const lost: Problem = {
+        code: 'corrupt',
+        message: `meta.db is corrupt (${imagesLost}); listed from the content store, its names are unknown`,
+        path: path.join(source.dir, META_DB),
+      };
+      for (const target of found.targets) {
+        throwIfAborted(signal);
+        if (byTarget.has(target.digest)) continue;
+        const image = await this.loadImage(target, [], ctx, lost);
+        if (byId.has(image.id)) continue;
+        byId.set(image.id, image);
+        images.push(image);
+        recovered++;
+      }
+    }
+    if (meta.lost.size) problems.push(lostProblem(path.join(source.dir, META_DB), this.namespace, source.driver, meta.lost, recovered));
+
     const containers: Container[] = [];
     for (const rec of meta.containers) {
       throwIfAborted(signal);
@@ -114,18 +136,44 @@ export class ContainerdReader implements LayoutReader {
     return { source, images, layers: [...ctx.layers.values()], containers, problems };
   }
 
-  private async loadImage(records: ImageRecord[], ctx: LoadContext): Promise<Image> {
+  /**
+   * The namespace's records from meta.db, read in salvage mode: a damaged
+   * page loses what it held (`lost` says which sections), a file with no valid
+   * meta page loses everything; either way the rest of the store is read.
+   */
+  private async readMeta(): Promise<NamespaceMeta> {
+    let db: BoltDb;
+    try {
+      db = await BoltDb.open(path.join(this.source.dir, META_DB), { salvage: true });
+    } catch (err) {
+      if (!(err instanceof LayerError) || err.code !== 'corrupt') throw err;
+      return { ...lostNamespace(err.message), problems: [toProblem(err, 'meta.db')] };
+    }
+    try {
+      return readNamespace(db, this.namespace, this.source.driver);
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * The image `target` resolves to, named by `records` (none when it was
+   * recovered from the content store: `lost` then says why it has no name).
+   */
+  private async loadImage(target: Descriptor, records: ImageRecord[], ctx: LoadContext, lost?: Problem): Promise<Image> {
     const { source } = this;
     const names = records.map((r) => r.name);
     const named = names.filter((n) => !n.startsWith('moby-dangling@'));
     const tags = named.filter((n) => !n.includes('@'));
     const digests = named.filter((n) => n.includes('@'));
-    const subject = names[0];
+    const subject = names[0] ?? target.digest;
+    const createdAt = records[0]?.createdAt;
     const problems: Problem[] = [];
     try {
-      const r = await resolveManifest(source.dir, records[0].target, this.options.platform ?? hostPlatform(), subject);
-      problems.push(...r.problems);
+      const r = await resolveManifest(source.dir, target, this.options.platform ?? hostPlatform(), subject);
       const id = r.config.digest;
+      if (lost) problems.push({ ...lost, subject: id });
+      problems.push(...r.problems);
       const config = r.config.value as ImageConfig;
       this.configs.set(id, { text: r.config.text, value: config, file: r.config.file });
       if (r.otherPlatforms.length) this.platforms.set(id, r.otherPlatforms);
@@ -166,7 +214,7 @@ export class ContainerdReader implements LayoutReader {
         source,
         tags,
         digests,
-        created: typeof config.created === 'string' ? config.created : records[0].createdAt,
+        created: typeof config.created === 'string' ? config.created : createdAt,
         size: layerList.reduce((sum, l) => sum + l.size, 0),
         platform: {
           os: config.os ?? r.platform?.os,
@@ -179,8 +227,9 @@ export class ContainerdReader implements LayoutReader {
       };
     } catch (err) {
       if (err instanceof LayerError && err.code === 'cancelled') throw err;
+      if (lost) problems.push({ ...lost, subject: target.digest });
       problems.push(toProblem(err, subject));
-      return unreadableImage(source, records[0].target.digest, { tags, digests }, problems, records[0].createdAt);
+      return unreadableImage(source, target.digest, { tags, digests }, problems, createdAt);
     }
   }
 

@@ -103,7 +103,8 @@ function isAttestation(d: PlatformDescriptor): boolean {
   );
 }
 
-function kindOf(mediaType: string | undefined, value: any): 'index' | 'manifest' | undefined {
+/** Whether a blob is an image index or manifest: by its media type, else by its shape. */
+export function manifestKind(mediaType: string | undefined, value: any): 'index' | 'manifest' | undefined {
   if (mediaType && INDEX_TYPES.has(mediaType)) return 'index';
   if (mediaType && MANIFEST_TYPES.has(mediaType)) return 'manifest';
   if (Array.isArray(value?.manifests)) return 'index';
@@ -127,7 +128,7 @@ export async function resolveManifest(dir: string, target: Descriptor, host: Pla
     }
     const blob = await readJsonBlob(dir, desc.digest, depth === 0 ? 'image target' : 'manifest');
     if (!blob.verified) problems.push(mismatch(blob, 'manifest', subject));
-    const kind = kindOf(desc.mediaType || blob.value?.mediaType, blob.value);
+    const kind = manifestKind(desc.mediaType || blob.value?.mediaType, blob.value);
     if (kind === 'manifest') {
       const cfg = blob.value.config as Descriptor | undefined;
       if (typeof cfg?.digest !== 'string') throw new LayerError('corrupt', `${blob.file}: manifest has no config digest`, blob.file);

@@ -9,7 +9,7 @@
  * `time.MarshalBinary`.
  */
 import * as path from 'node:path';
-import { BoltBucket, BoltDb } from '../bbolt';
+import { BoltBucket, BoltDb, type BoltProblem } from '../bbolt';
 import { LayerError, errorMessage } from '../errors';
 import { exists } from '../fsUtil';
 import type { Problem } from '../model';
@@ -63,13 +63,35 @@ export interface BackendSnapshot {
   readonly inodes?: number;
 }
 
+/** The parts of a namespace in meta.db that the reader uses. */
+export type MetaSection = 'images' | 'snapshots' | 'containers' | 'content sizes';
+
 export interface NamespaceMeta {
   readonly images: ImageRecord[];
   readonly snapshots: Map<string, SnapshotRecord>;
   readonly containers: ContainerRecord[];
-  /** Content sizes by digest, as `ctr content ls` shows them. */
+  /** Content sizes by digest, as `ctr content ls` shows them (its keys: the blobs the namespace owns). */
   readonly contentSizes: Map<string, number>;
+  /**
+   * Sections meta.db could not give whole (a page of theirs, or above them,
+   * failed its checks), each with the first such reason; empty when intact.
+   */
+  readonly lost: ReadonlyMap<MetaSection, string>;
   readonly problems: Problem[];
+}
+
+/** A namespace of which meta.db gives nothing: every section lost for `reason`. */
+export function lostNamespace(reason: string): NamespaceMeta {
+  const lost = new Map<MetaSection, string>(SECTIONS.map((s) => [s, reason]));
+  return { images: [], snapshots: new Map(), containers: [], contentSizes: new Map(), lost, problems: [] };
+}
+
+const SECTIONS: readonly MetaSection[] = ['images', 'snapshots', 'containers', 'content sizes'];
+
+/** Where each section lives under `v1/<ns>`. */
+function sectionPath(namespace: string, section: MetaSection, snapshotter: string): string[] {
+  const under = { images: ['images'], snapshots: ['snapshots', snapshotter], containers: ['containers'], 'content sizes': ['content', 'blob'] }[section];
+  return ['v1', namespace, ...under];
 }
 
 /** Go `binary.Uvarint`; undefined when truncated or beyond 2^53. */
@@ -121,16 +143,26 @@ function stringMap(b: BoltBucket | undefined): Record<string, string> {
   return out;
 }
 
-/** Namespaces holding at least one image, `moby` first, then by name. */
+/**
+ * Namespaces holding at least one image, `moby` first, then by name. In
+ * salvage mode, a namespace whose images bucket is damaged counts too: its
+ * images may be there still, in the content store.
+ */
 export function imageNamespaces(db: BoltDb): string[] {
   const v1 = db.bucket(['v1']);
   if (!v1) return [];
   const names: string[] = [];
   for (const e of v1.entries()) {
+    const name = e.key.toString('utf8');
     const images = e.bucket?.bucket('images');
-    if (images && !isEmpty(images)) names.push(e.key.toString('utf8'));
+    if ((images && !isEmpty(images)) || (e.bucket && db.problemsAffecting(['v1', name, 'images']).length)) names.push(name);
   }
-  return names.sort((a, b) => (a === 'moby' ? -1 : b === 'moby' ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  return mobyFirst(names);
+}
+
+/** `moby` (Docker's namespace) first, then by name. */
+export function mobyFirst(names: Iterable<string>): string[] {
+  return [...new Set(names)].sort((a, b) => (a === 'moby' ? -1 : b === 'moby' ? 1 : a < b ? -1 : a > b ? 1 : 0));
 }
 
 function isEmpty(b: BoltBucket): boolean {
@@ -138,12 +170,17 @@ function isEmpty(b: BoltBucket): boolean {
 }
 
 /**
- * Reads one namespace. A record that cannot be decoded becomes a problem;
- * only a broken bucket tree above the records throws.
+ * Reads one namespace. A record that cannot be decoded becomes a problem. In
+ * strict mode a broken bucket tree above the records throws; in salvage mode
+ * (what the reader uses) it ends in `lost`, with what could be read.
  */
 export function readNamespace(db: BoltDb, namespace: string, snapshotter: string): NamespaceMeta {
   const ns = db.bucket(['v1', namespace]);
-  if (!ns) throw new LayerError('not-found', `${db.file}: namespace ${namespace} does not exist`, db.file);
+  if (!ns) {
+    const damage = db.problemsAffecting(['v1', namespace]);
+    if (damage.length) return { ...lostNamespace(damage[0].reason), problems: pageProblems(db, damage) };
+    throw new LayerError('not-found', `${db.file}: namespace ${namespace} does not exist`, db.file);
+  }
   const problems: Problem[] = [];
   const problem = (err: unknown, subject: string) => {
     if (!(err instanceof LayerError)) throw err;
@@ -202,7 +239,18 @@ export function readNamespace(db: BoltDb, namespace: string, snapshotter: string
     if (size !== undefined) contentSizes.set(digest, size);
   });
 
-  return { images, snapshots, containers, contentSizes, problems };
+  const lost = new Map<MetaSection, string>();
+  for (const section of SECTIONS) {
+    const damage = db.problemsAffecting(sectionPath(namespace, section, snapshotter));
+    if (damage.length) lost.set(section, damage[0].reason);
+  }
+  problems.unshift(...pageProblems(db, db.problemsAffecting(['v1', namespace])));
+  return { images, snapshots, containers, contentSizes, lost, problems };
+}
+
+/** One problem per damaged page (salvage mode), subject `meta.db`. */
+function pageProblems(db: BoltDb, damage: readonly BoltProblem[]): Problem[] {
+  return damage.map((p) => ({ code: 'corrupt', message: p.message, path: db.file, subject: path.basename(db.file) }));
 }
 
 const KINDS = ['unknown', 'view', 'active', 'committed'] as const;
@@ -230,36 +278,69 @@ export function readBackend(db: BoltDb): Map<string, BackendSnapshot> {
   return out;
 }
 
+/** A snapshotter's own key `<ns>/<n>/<key>` split into its namespace and the namespaced key; undefined for any other shape. */
+export function splitBackendName(name: string): { namespace: string; key: string } | undefined {
+  const m = /^([^/]+)\/\d+\/(.+)$/s.exec(name);
+  return m ? { namespace: m[1], key: m[2] } : undefined;
+}
+
 /**
  * Recognises a containerd root: `root` itself, or a Docker data root holding
- * one at `containerd/daemon`. Undefined when there is no meta.db or no
- * namespace with images (Docker 20 leaves an empty `containerd/daemon`).
+ * one at `containerd/daemon`. Undefined when there is no meta.db, or an intact
+ * one with no namespace holding images (Docker 20 leaves an empty
+ * `containerd/daemon`).
  *
- * A meta.db that cannot be read throws when `root` is the containerd root
- * itself. Under a Docker root it yields namespace `moby`, so that the reader's
- * load reports the error as a problem of that source without hiding the
- * Docker layouts next to it.
+ * A damaged meta.db does not hide the store: it is read in salvage mode, and
+ * when it cannot name the namespaces (its root page, or the whole file, is
+ * corrupt) they come from the snapshotters' own keys (see `keyNamespaces`).
+ * A meta.db that cannot be opened for another reason (permission denied)
+ * throws when `root` is the containerd root itself; under a Docker root it
+ * yields a namespace anyway, so that the reader's load reports the error as a
+ * problem of that source without hiding the Docker layouts next to it.
  */
 export async function detectContainerd(root: string): Promise<{ dir: string; namespaces: string[] } | undefined> {
   for (const dir of [root, path.join(root, 'containerd', 'daemon')]) {
     const file = path.join(dir, META_DB);
     if (!(await exists(file))) continue;
-    let db: BoltDb;
+    let namespaces: string[] = [];
     try {
-      db = await BoltDb.open(file);
+      const db = await BoltDb.open(file, { salvage: true });
+      try {
+        namespaces = imageNamespaces(db);
+        if (!namespaces.length && !db.problems.length) continue;
+      } finally {
+        db.close();
+      }
     } catch (err) {
-      if (dir === root) throw err;
-      return { dir, namespaces: ['moby'] };
+      if (dir === root && !(err instanceof LayerError && err.code === 'corrupt')) throw err;
     }
-    try {
-      const namespaces = imageNamespaces(db);
-      if (namespaces.length) return { dir, namespaces };
-    } catch (err) {
-      if (dir === root) throw err;
-      return { dir, namespaces: ['moby'] };
-    } finally {
-      db.close();
-    }
+    return { dir, namespaces: namespaces.length ? namespaces : await keyNamespaces(dir) };
   }
   return undefined;
+}
+
+/**
+ * The namespaces the snapshotters' metadata.db keys name (`moby/12/sha256:…`),
+ * `moby` first; `moby` alone (Docker's) when they name none or cannot be read.
+ */
+async function keyNamespaces(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for (const snapshotter of ['overlayfs', 'native']) {
+    const file = path.join(snapshotterDir(dir, snapshotter), 'metadata.db');
+    if (!(await exists(file))) continue;
+    try {
+      const db = await BoltDb.open(file, { salvage: true });
+      try {
+        for (const name of readBackend(db).keys()) {
+          const ns = splitBackendName(name)?.namespace;
+          if (ns) names.push(ns);
+        }
+      } finally {
+        db.close();
+      }
+    } catch {
+      // Unreadable too: the reader reports it when it opens the snapshotter's db.
+    }
+  }
+  return names.length ? mobyFirst(names) : ['moby'];
 }

@@ -9,7 +9,7 @@ import { BoltDb } from '../bbolt';
 import { LayerError, errorMessage } from '../errors';
 import { childPath, isDir } from '../fsUtil';
 import type { LayerContent, Problem, Source } from '../model';
-import { readBackend, snapshotterDir, type BackendSnapshot, type SnapshotRecord } from './containerdMeta';
+import { readBackend, snapshotterDir, splitBackendName, type BackendSnapshot, type SnapshotRecord } from './containerdMeta';
 
 export const SUPPORTED_SNAPSHOTTERS = ['overlayfs', 'native'];
 
@@ -18,23 +18,47 @@ export interface SnapshotContent {
   readonly backend: BackendSnapshot;
 }
 
+/** The namespace's keys as the snapshotter's own names give them, for those `known` lacks. */
+function recordsOf(backend: Map<string, BackendSnapshot>, namespace: string, known: Map<string, SnapshotRecord>): [string, SnapshotRecord][] {
+  const out: [string, SnapshotRecord][] = [];
+  for (const [name, b] of backend) {
+    const own = splitBackendName(name);
+    if (own?.namespace !== namespace || known.has(own.key)) continue;
+    const parent = b.parent === undefined ? undefined : splitBackendName(b.parent)?.key;
+    out.push([own.key, { key: own.key, name, parent }]);
+  }
+  return out;
+}
+
 export class SnapshotIndex {
   private constructor(
     private readonly source: Source,
     private readonly namespace: string,
     private readonly records: Map<string, SnapshotRecord>,
     private readonly backend: Map<string, BackendSnapshot> | undefined,
-    /** Why the snapshotter's metadata.db could not be read. */
+    /** Why the snapshotter's metadata.db could not be read (or, with `partial`, read whole). */
     readonly problem: Problem | undefined,
+    /** The db was read in part: a key missing from it may be one a damaged page held. */
+    private readonly partial = false,
   ) {}
 
-  /** Reads the snapshotter's metadata.db; a failure becomes `problem`, not an error. */
-  static async open(source: Source, namespace: string, records: Map<string, SnapshotRecord>): Promise<SnapshotIndex> {
+  /**
+   * Reads the snapshotter's metadata.db (in salvage mode: a damaged page loses
+   * the keys it held); a failure to open it becomes `problem`, not an error.
+   * With `recover` (meta.db's snapshot keys were lost), the namespace's keys
+   * come from the snapshotter's own: `<ns>/<n>/<key>` names the key, its
+   * parent's name the parent.
+   */
+  static async open(source: Source, namespace: string, records: Map<string, SnapshotRecord>, recover = false): Promise<SnapshotIndex> {
     const file = path.join(snapshotterDir(source.dir, source.driver), 'metadata.db');
     try {
-      const db = await BoltDb.open(file);
+      const db = await BoltDb.open(file, { salvage: true });
       try {
-        return new SnapshotIndex(source, namespace, records, readBackend(db), undefined);
+        const backend = readBackend(db);
+        const all = recover ? new Map([...records, ...recordsOf(backend, namespace, records)]) : records;
+        const damage = db.problems[0];
+        const problem: Problem | undefined = damage && { code: 'corrupt', message: damage.message, path: file, subject: source.driver };
+        return new SnapshotIndex(source, namespace, all, backend, problem, problem !== undefined);
       } finally {
         db.close();
       }
@@ -66,11 +90,15 @@ export class SnapshotIndex {
       });
       return undefined;
     }
-    if (this.problem) {
+    if (this.problem && !this.partial) {
       problems.push({ ...this.problem, subject: key });
       return undefined;
     }
     const backend = record.name ? this.backend?.get(record.name) : undefined;
+    if (!backend && record.name && this.problem) {
+      problems.push({ ...this.problem, message: `snapshot ${key} (${record.name}) may be on a damaged page: ${this.problem.message}`, subject: key });
+      return undefined;
+    }
     if (!backend || !backend.id || !/^\d+$/.test(backend.id)) {
       const why = !record.name
         ? 'has no backend name'
