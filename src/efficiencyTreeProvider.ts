@@ -11,6 +11,7 @@
  * two); a copy opens that version read-only as of its step.
  */
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { scoreText, type ImageEfficiency, type Offender } from './core/efficiency';
 import { countOf, humanSize, shortStep, truncate } from './core/format';
 import type { Image } from './core/model';
@@ -107,10 +108,10 @@ function summaryItem(image: Image, r: ImageEfficiency): vscode.TreeItem {
 }
 
 function offenderItem(image: Image, o: Offender, rank: number): vscode.TreeItem {
-  const item = new vscode.TreeItem(o.path, vscode.TreeItemCollapsibleState.Collapsed);
+  const item = new vscode.TreeItem(displayName(o.path), vscode.TreeItemCollapsibleState.Collapsed);
   item.id = `${image.key}#wasted:${o.path}`;
   item.description = `${humanSize(o.bytes)} · ${o.count} copies`;
-  item.tooltip = `${o.path}\n#${rank + 1}: ${o.bytes} bytes over ${o.count} layers (dive counts every copy of a file held by two or more layers as wasted)\nClick to see its versions and compare them.`;
+  item.tooltip = `${displayName(o.path)}\n#${rank + 1}: ${o.bytes} bytes over ${o.count} layers (dive counts every copy of a file held by two or more layers as wasted)\nClick to see its versions and compare them.`;
   item.iconPath = new vscode.ThemeIcon('file');
   item.contextValue = 'wastedFile';
   const top = image.steps.length - 1;

@@ -7,6 +7,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { LayerError } from './core/errors';
 import { exportPath, type ExportResult, type ExportSource } from './core/export';
 import { humanSize } from './core/format';
@@ -42,18 +43,19 @@ function forbiddenRoots(store: Store): string[] {
 
 /** Asks where to save: a file's new name, or the folder a folder goes into. */
 async function askDestination(ref: LayerFileRef): Promise<{ dest: string; replace: boolean } | undefined> {
-  const name = path.posix.basename(normalizeEntryPath(ref.path)) || 'root';
+  // A name that is not UTF-8 is offered as it shows (`\xff`): the dialog's name is the user's to keep or change.
+  const name = displayName(path.posix.basename(normalizeEntryPath(ref.path))) || 'root';
   if (ref.type === 'dir') {
     const picked = await vscode.window.showOpenDialog({
       canSelectFiles: false,
       canSelectFolders: true,
       canSelectMany: false,
       openLabel: 'Export Here',
-      title: `Export the folder ${normalizeEntryPath(ref.path)} into… (it is made as ${name}/ inside)`,
+      title: `Export the folder ${displayName(normalizeEntryPath(ref.path))} into… (it is made as ${name}/ inside)`,
     });
     return picked?.[0] && { dest: picked[0].fsPath, replace: false };
   }
-  const saved = await vscode.window.showSaveDialog({ title: `Export ${normalizeEntryPath(ref.path)}`, saveLabel: 'Export', defaultUri: vscode.Uri.file(path.join(process.env.HOME ?? '/tmp', name)) });
+  const saved = await vscode.window.showSaveDialog({ title: `Export ${displayName(normalizeEntryPath(ref.path))}`, saveLabel: 'Export', defaultUri: vscode.Uri.file(path.join(process.env.HOME ?? '/tmp', name)) });
   // The save dialog has asked before replacing a file.
   return saved && { dest: saved.fsPath, replace: true };
 }

@@ -6,6 +6,7 @@
  * Nothing here opens a real path of the root for editing.
  */
 import * as vscode from 'vscode';
+import { hasMappedBytes } from './core/byteNames';
 import { LayerError } from './core/errors';
 import type { EntryStatus, EntryType } from './core/layerEntry';
 import { statLayerPath } from './core/layerFiles';
@@ -127,11 +128,16 @@ export function registerFileCommands(context: vscode.ExtensionContext, service: 
     if (ref.status === 'deleted') return void vscode.window.showInformationMessage(`${path} was deleted in this layer: there is nothing to open.`);
     const what = UNOPENABLE[ref.type];
     if (what) return void vscode.window.showInformationMessage(`${path} is ${what}: only files and symbolic links open.`);
-    await vscode.commands.executeCommand('vscode.open', uriOfRef(store, ref), { preview: true });
+    const uri = uriOfRef(store, ref);
+    // VS Code shows any read error but "not found" as "an unexpected error": read first, so that the cause is told.
+    if (ref.type === 'file') await vscode.workspace.fs.readFile(uri);
+    await vscode.commands.executeCommand('vscode.open', uri, { preview: true });
   });
 
   add('dockerLayers.revealInDockerRoot', 'Reveal in Docker Root', async (ref, store) => {
-    const disk = await diskPathOf(store, ref);
+    let disk = await diskPathOf(store, ref);
+    // A name that is not UTF-8 (byteNames.ts) has no string path on disk: reveal the nearest folder that has one.
+    while (hasMappedBytes(disk)) disk = disk.slice(0, disk.lastIndexOf('/')) || '/';
     const remote = vscode.env.remoteName;
     if (vscode.env.uiKind === vscode.UIKind.Desktop && !remote) {
       try {

@@ -10,10 +10,13 @@
  *   provides it, top down, whiteouts and opaque folders honoured).
  *
  * A symlink reads as one line of text naming its target; opening it never
- * shows the file it points at. Binary detection is left to VS Code.
+ * shows the file it points at. Binary detection is left to VS Code. Paths in
+ * URIs' queries are mapped strings (core/byteNames.ts): the core reads a name
+ * that is not valid UTF-8 by its own bytes.
  */
 import * as fs from 'node:fs';
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { LayerError, errorMessage } from './core/errors';
 import { stableStringify } from './core/jsonDiff';
 import type { EntryType } from './core/layerEntry';
@@ -30,7 +33,7 @@ import type { StoreService } from './storeService';
 
 /** What a symlink reads as: its target, said not to be followed. */
 export function symlinkText(target: string): string {
-  return `symbolic link → ${target} (not followed: it would leave the layer)\n`;
+  return `symbolic link → ${displayName(target)} (not followed: it would leave the layer)\n`;
 }
 
 /** A step's document as the diff shows it: sorted keys, 2 spaces; corrupt JSON verbatim. */
@@ -195,7 +198,7 @@ export class LayerFileSystemProvider extends Disposable implements vscode.FileSy
     const image = imageByKey(store, t.image);
     const { contents } = mergedLayers(store, image, t.step);
     const hit = await resolveMerged(contents, t.path);
-    if (!hit) throw new LayerError('not-found', `${t.path} does not exist in ${imageName(image)} as of step ${t.step} (never added, deleted, or hidden by a folder above)`);
+    if (!hit) throw new LayerError('not-found', `${displayName(t.path)} does not exist in ${imageName(image)} as of step ${t.step} (never added, deleted, or hidden by a folder above)`);
     return { content: contents[hit.layerIndex], stat: hit.stat };
   }
 }

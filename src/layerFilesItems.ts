@@ -1,9 +1,11 @@
 /**
  * The rows of the Layer Files view: what one listed entry looks like (label,
  * badge URI, description, tooltip, icon, context value, click), and the state
- * of one listing they are drawn from.
+ * of one listing they are drawn from. Names and targets are shown with
+ * displayName: the bytes of a name that is not valid UTF-8 read `\xff`.
  */
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import type { FileListing } from './core/fileListing';
 import { humanSize, shortStep, truncate } from './core/format';
 import { formatMode, type EntryType, type LayerEntry } from './core/layerEntry';
@@ -129,13 +131,13 @@ export function fileItem(
     : expand === 'all' || (expand === 'matches' && listing.leadsToMatch(e.path))
       ? vscode.TreeItemCollapsibleState.Expanded
       : vscode.TreeItemCollapsibleState.Collapsed;
-  const item = new vscode.TreeItem(nameOf(e.path), state);
+  const item = new vscode.TreeItem(displayName(nameOf(e.path)), state);
   item.id = `${load.gen}.${load.epoch}:${e.path}`;
   item.resourceUri = uriOf(load, e);
 
   const parts: string[] = [];
   if (deleted) parts.push(e.type === 'unknown' ? 'deleted' : `deleted ${TYPE_WORD[e.type]}`);
-  else if (e.type === 'symlink') parts.push(`→ ${e.target ?? '?'}`);
+  else if (e.type === 'symlink') parts.push(`→ ${displayName(e.target ?? '?')}`);
   else if (isDir) {
     if (!merged && e.status === 'opaque') parts.push('opaque');
     const held = listing.folderSize(e.path);
@@ -161,13 +163,13 @@ export function fileItem(
 }
 
 function tooltipOf(load: Load, e: LayerEntry | MergedEntry): string {
-  const lines = [e.path];
+  const lines = [displayName(e.path)];
   const facts: string[] = [TYPE_WORD[e.type]];
   if (e.type === 'file') facts.push(`${humanSize(e.size)} (${e.size.toLocaleString('en-US')} bytes)`);
   if (e.mode) facts.push(formatMode(e.mode));
   if (!isMerged(e) && e.uid !== undefined) facts.push(`uid ${e.uid} gid ${e.gid ?? '?'}`);
   lines.push(facts.join(' · '));
-  if (e.target !== undefined) lines.push(`points to ${e.target} (never followed)`);
+  if (e.target !== undefined) lines.push(`points to ${displayName(e.target)} (never followed)`);
   if (isMerged(e)) {
     const step = load.steps[e.layer];
     const command = step >= 0 ? load.subject.image?.steps[step]?.createdBy : undefined;

@@ -7,6 +7,7 @@
  * itself: walks and merges come from the core.
  */
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { errorMessage } from './core/errors';
 import { parseFileFilter } from './core/fileFilter';
 import type { FileListing } from './core/fileListing';
@@ -161,7 +162,7 @@ export class LayerFilesTreeProvider extends Disposable implements vscode.TreeDat
   getTreeItem(node: LayerFilesNode): vscode.TreeItem {
     const load = this.load;
     if (node.kind === 'more') return moreItem(node);
-    if (!load) return new vscode.TreeItem(node.path);
+    if (!load) return new vscode.TreeItem(displayName(node.path));
     const listing = load.listing!;
     const expand = listing.count <= AUTO_EXPAND && load.done ? 'all' : listing.filter && listing.matches <= AUTO_EXPAND ? 'matches' : 'none';
     return fileItem(load, node, listing, expand);
@@ -239,7 +240,7 @@ export class LayerFilesTreeProvider extends Disposable implements vscode.TreeDat
 
   private problem(load: Load, p: WalkProblem): void {
     load.problems.push(p.message);
-    if (load.problems.length <= 50) log().warn(`${load.title}: ${p.path}: ${p.message}`);
+    if (load.problems.length <= 50) log().warn(`${load.title}: ${displayName(p.path)}: ${p.message}`);
   }
 
   /** Refreshes the view soon: at once for the first entries, then every TICK_MS while the walk streams. */

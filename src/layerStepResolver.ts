@@ -39,6 +39,11 @@ export class LayerStepResolver {
     for (const store of await this.stores()) {
       const image = store.images.find((i) => i.key === t.image);
       if (!image) continue;
+      if (image.steps.length === 0 && image.problems.length > 0) {
+        // Its config could not be read: that is why it has no step to show.
+        const [first] = image.problems;
+        throw new LayerError(first.code, `${image.tags[0] ?? image.id}: ${image.problems.map((p) => p.message).join('; ')}`, first.path);
+      }
       if (t.step < 0 || t.step >= image.steps.length) {
         throw new LayerError('not-found', `image ${image.tags[0] ?? image.id} has ${image.steps.length} steps (0–${image.steps.length - 1}), not step ${t.step}`);
       }

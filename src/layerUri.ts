@@ -6,8 +6,13 @@
  *   docker-layer:/sample%2Fapp%3A1.0/step-5.json?{"k":"json","image":"<image key>","step":5}
  *   docker-layer:/e140d2364ad9/etc/app/c.conf?{"k":"file","layer":"<layer key>","path":"/etc/app/c.conf"}
  *   docker-layer:/e140d2364ad9 (merged)/etc/app/c.conf?{"k":"file","image":"<image key>","step":5,"merged":true,…}
+ *
+ * A name that is not valid UTF-8 (core/byteNames.ts): the query carries its
+ * mapped string, which the core reads by its bytes; the path shows it as
+ * people see it (`bad-\xff.txt`), so a tab title never shows a private-use glyph.
  */
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { shortId, type Image, type Layer } from './core/model';
 
 export const SCHEME = 'docker-layer';
@@ -31,12 +36,14 @@ export function jsonDocUri(image: Image, step: number): vscode.Uri {
 }
 
 export function layerFileUri(layer: Layer, entryPath: string): vscode.Uri {
-  return make(`/${segment(shortId(layer.id))}${normalizeEntryPath(entryPath)}`, { k: 'file', layer: layer.key, path: normalizeEntryPath(entryPath) });
+  const path = normalizeEntryPath(entryPath);
+  return make(`/${segment(shortId(layer.id))}${displayName(path)}`, { k: 'file', layer: layer.key, path });
 }
 
 export function mergedFileUri(image: Image, step: number, entryPath: string): vscode.Uri {
   const name = segment(`${image.tags[0] ?? shortId(image.id)}@${step}`);
-  return make(`/${name}${normalizeEntryPath(entryPath)}`, { k: 'merged', image: image.key, step, path: normalizeEntryPath(entryPath) });
+  const path = normalizeEntryPath(entryPath);
+  return make(`/${name}${displayName(path)}`, { k: 'merged', image: image.key, step, path });
 }
 
 export function parseLayerUri(uri: vscode.Uri): LayerUriTarget | undefined {

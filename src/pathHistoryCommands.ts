@@ -9,6 +9,7 @@
  * palette, which asks for the image and the path.
  */
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { humanSize, shortStep, truncate } from './core/format';
 import { formatMode } from './core/layerEntry';
 import { CHANGE_LETTER, imageOfContainer, imagePathHistory, type StepVersion } from './core/pathHistory';
@@ -51,7 +52,7 @@ function versionItem(v: StepVersion): vscode.QuickPickItem & { version: StepVers
 /** The versions of `path` in `image`, with a cancellable notification while the layers are read. */
 async function readHistory(store: Store, { image, path, container }: Target): Promise<StepVersion[] | undefined> {
   return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `History of ${path} in ${imageName(image)}`, cancellable: true },
+    { location: vscode.ProgressLocation.Notification, title: `History of ${displayName(path)} in ${imageName(image)}`, cancellable: true },
     async (progress, token) => {
       const controller = new AbortController();
       token.onCancellationRequested(() => controller.abort());
@@ -66,8 +67,8 @@ async function readHistory(store: Store, { image, path, container }: Target): Pr
         if (controller.signal.aborted) return undefined;
         throw err;
       }
-      for (const p of problems) log().warn(`history of ${path}: ${p}`);
-      if (problems.length) void vscode.window.showWarningMessage(`${problems.length} item(s) could not be read for the history of ${path}: see the log.`);
+      for (const p of problems) log().warn(`history of ${displayName(path)}: ${p}`);
+      if (problems.length) void vscode.window.showWarningMessage(`${problems.length} item(s) could not be read for the history of ${displayName(path)}: see the log.`);
       return versions;
     },
   );
@@ -97,25 +98,25 @@ async function show(image: Image, path: string, versions: readonly StepVersion[]
     const deleted = right;
     const before = previousContent(versions, deleted);
     if (!before) {
-      void vscode.window.showInformationMessage(`${path} was deleted in ${where(deleted)}, and no earlier version has content.`);
+      void vscode.window.showInformationMessage(`${displayName(path)} was deleted in ${where(deleted)}, and no earlier version has content.`);
       return [];
     }
     void vscode.window.showInformationMessage(
-      `${path} was deleted in ${where(deleted)}${deleted.via ? ` (with ${deleted.via})` : ''}: showing the version it deleted, from ${where(before)}.`,
+      `${displayName(path)} was deleted in ${where(deleted)}${deleted.via ? ` (with ${deleted.via})` : ''}: showing the version it deleted, from ${where(before)}.`,
     );
     right = before;
     left = undefined;
   }
   const folder = [left, right].find((v) => v && !hasContent(v));
   if (folder) {
-    void vscode.window.showInformationMessage(`${path} is a folder in ${where(folder)}: only files and symbolic links compare.`);
+    void vscode.window.showInformationMessage(`${displayName(path)} is a folder in ${where(folder)}: only files and symbolic links compare.`);
     return [];
   }
   if (!left) {
     await vscode.commands.executeCommand('vscode.open', uri(right), { preview: true });
     return [right.step];
   }
-  const title = `${path.slice(path.lastIndexOf('/') + 1)} (${imageName(image)}): ${where(left)} ↔ ${where(right)}`;
+  const title = `${displayName(path.slice(path.lastIndexOf('/') + 1))} (${imageName(image)}): ${where(left)} ↔ ${where(right)}`;
   await vscode.commands.executeCommand('vscode.diff', uri(left), uri(right), title, { preview: true });
   return [left.step, right.step];
 }
@@ -123,7 +124,7 @@ async function show(image: Image, path: string, versions: readonly StepVersion[]
 /** Asks which version (the newest is preselected), then what to compare it with. */
 async function choose(path: string, versions: readonly StepVersion[]): Promise<StepVersion[] | undefined> {
   const items = versions.map(versionItem);
-  const first = await pick(items, `History of ${path}: ${versions.length} version${versions.length === 1 ? '' : 's'}`, 'Choose a version to compare', items[items.length - 1]);
+  const first = await pick(items, `History of ${displayName(path)}: ${versions.length} version${versions.length === 1 ? '' : 's'}`, 'Choose a version to compare', items[items.length - 1]);
   if (!first) return undefined;
   const previous = previousContent(versions, first.version);
   const others = items.filter((i) => i !== first);
@@ -168,7 +169,7 @@ function targetOfRef(store: Store, ref: LayerFileRef): Target | undefined {
   const container = ref.layerKey === undefined ? undefined : store.containers.find((c) => c.layer?.key === ref.layerKey);
   const image = container ? imageOfContainer(store, container) : ref.imageKey !== undefined ? imageByKey(store, ref.imageKey) : undefined;
   if (!image) {
-    void vscode.window.showInformationMessage(`${path}: the image it belongs to is not in the configured roots, so it has no history to show.`);
+    void vscode.window.showInformationMessage(`${displayName(path)}: the image it belongs to is not in the configured roots, so it has no history to show.`);
     return undefined;
   }
   return { image, path, container };
@@ -202,7 +203,7 @@ export function registerPathHistoryCommands(context: vscode.ExtensionContext, se
         const versions = await readHistory(store, target);
         if (!versions) return undefined;
         if (versions.length === 0) {
-          void vscode.window.showInformationMessage(`No step of ${imageName(image)} adds, changes or deletes ${path}.`);
+          void vscode.window.showInformationMessage(`No step of ${imageName(image)} adds, changes or deletes ${displayName(path)}.`);
           return { image, path, versions };
         }
         const chosen = choice ? choice.steps.map((s) => versions.find((v) => v.step === s)).filter((v): v is StepVersion => v !== undefined) : await choose(path, versions);

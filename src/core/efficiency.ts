@@ -34,6 +34,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { diskPath, displayName } from './byteNames';
 import { fromFsError, LayerError } from './errors';
 import type { LayerEntry, WalkProblem } from './layerEntry';
 import { isSameOrBelow, PathTree, type MergeProgress, type PathEntry } from './layerStack';
@@ -164,9 +165,9 @@ class TarSizes implements Sizer {
     const disk = this.dir + (path.sep === '/' ? e.path : e.path.replace(/\//g, path.sep));
     let st: fs.Stats | undefined;
     try {
-      st = fs.lstatSync(disk);
+      st = fs.lstatSync(diskPath(disk));
     } catch (err) {
-      const le = fromFsError(err, disk);
+      const le = fromFsError(err, displayName(disk));
       this.onProblem?.({ path: e.path, diskPath: disk, message: le.message, code: le.code });
       return 0;
     }

@@ -18,9 +18,13 @@
  * - permission bits are kept but for setuid and setgid (an exported root-owned
  *   setuid binary must not become one on the host); folders get theirs once
  *   their content is written, so a read-only folder can still be filled.
+ * - a name that is not valid UTF-8 (byteNames.ts) is read and written by its
+ *   own bytes: the copy on the host has the very name it has in the layer.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { diskPath, displayName } from './byteNames';
+import { readlinkMapped } from './byteNamesFs';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
 import { childImagePath } from './layerEntry';
 import { layerPathSegments, listLayerDir, statLayerPath, type LayerPathStat } from './layerFiles';
@@ -162,7 +166,7 @@ class Exporter {
           return;
         }
         if (top && this.options.replace) await removeReplaceable(dest);
-        await fs.promises.symlink(st.target ?? (await fs.promises.readlink(st.diskPath)), dest).catch((err) => {
+        await fs.promises.symlink(diskPath(st.target ?? (await readlinkMapped(st.diskPath))), diskPath(dest)).catch((err) => {
           throw writeError(err, dest);
         });
         this.symlinks++;
@@ -179,7 +183,7 @@ class Exporter {
   private async dir(st: LayerPathStat, dest: string): Promise<void> {
     const dry = this.options.dryRun;
     if (!dry) {
-      await fs.promises.mkdir(dest, { mode: 0o700 }).catch((err) => {
+      await fs.promises.mkdir(diskPath(dest), { mode: 0o700 }).catch((err) => {
         throw writeError(err, dest);
       });
     }
@@ -203,20 +207,20 @@ class Exporter {
         this.skipped.push({ path: child, reason: err.message });
       }
     }
-    if (!dry) await fs.promises.chmod(dest, st.mode & KEPT_BITS);
+    if (!dry) await fs.promises.chmod(diskPath(dest), st.mode & KEPT_BITS);
   }
 
   private async file(st: LayerPathStat, dest: string, top: boolean): Promise<void> {
     const c = fs.constants;
     let src: fs.promises.FileHandle;
     try {
-      src = await fs.promises.open(st.diskPath, c.O_RDONLY | (c.O_NOFOLLOW ?? 0) | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0));
+      src = await fs.promises.open(diskPath(st.diskPath), c.O_RDONLY | (c.O_NOFOLLOW ?? 0) | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0));
     } catch (err) {
       throw fromFsError(err, st.path);
     }
     try {
       const fst = await src.stat();
-      if (!fst.isFile() || fst.ino !== (await fs.promises.lstat(st.diskPath)).ino) throw new LayerError('io', `${st.path} changed while it was opened: not exported`, st.path);
+      if (!fst.isFile() || fst.ino !== (await fs.promises.lstat(diskPath(st.diskPath))).ino) throw new LayerError('io', `${displayName(st.path)} changed while it was opened: not exported`, st.path);
       if (this.options.dryRun) {
         this.files++;
         this.bytes += fst.size;
@@ -225,7 +229,7 @@ class Exporter {
       if (top && this.options.replace) await removeReplaceable(dest);
       let out: fs.promises.FileHandle;
       try {
-        out = await fs.promises.open(dest, c.O_WRONLY | c.O_CREAT | c.O_EXCL | (c.O_NOFOLLOW ?? 0), 0o600);
+        out = await fs.promises.open(diskPath(dest), c.O_WRONLY | c.O_CREAT | c.O_EXCL | (c.O_NOFOLLOW ?? 0), 0o600);
       } catch (err) {
         throw writeError(err, dest);
       }
@@ -254,19 +258,20 @@ class Exporter {
 
 /** `dest` may be replaced (a save dialog asked): a regular file or a symlink is removed first, a folder never. */
 async function removeReplaceable(dest: string): Promise<void> {
-  const st = await fs.promises.lstat(dest).catch(() => undefined);
+  const st = await fs.promises.lstat(diskPath(dest)).catch(() => undefined);
   if (!st) return;
-  if (st.isDirectory()) throw new LayerError('invalid-id', `refusing to replace the folder ${dest}`, dest);
-  await fs.promises.unlink(dest);
+  if (st.isDirectory()) throw new LayerError('invalid-id', `refusing to replace the folder ${displayName(dest)}`, dest);
+  await fs.promises.unlink(diskPath(dest));
 }
 
 function writeError(err: unknown, dest: string): LayerError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EEXIST') return new LayerError('invalid-id', `${dest} already exists: export never overwrites`, dest, err);
+  const shown = displayName(dest);
+  if (code === 'EEXIST') return new LayerError('invalid-id', `${shown} already exists: export never overwrites`, dest, err);
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new LayerError('permission-denied', `cannot write ${dest}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}; choose a folder you can write to`, dest, err);
+    return new LayerError('permission-denied', `cannot write ${shown}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'}; choose a folder you can write to`, dest, err);
   }
-  return fromFsError(err, dest, 'write');
+  return fromFsError(err, shown, 'write');
 }
 
 /**

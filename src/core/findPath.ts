@@ -17,6 +17,7 @@
  * (onProblem) and the search goes on.
  */
 import * as fs from 'node:fs';
+import { diskPath, displayName } from './byteNames';
 import { LayerError, errorMessage, throwIfAborted, type ErrorCode } from './errors';
 import { globToRegExp } from './fileFilter';
 import { ContentHashes, type HashCost } from './findPathContent';
@@ -324,9 +325,9 @@ class LayerSearch {
     let st: fs.Stats | undefined;
     if (!content.tar) {
       try {
-        st = fs.lstatSync(diskPathIn(content, e.path));
+        st = fs.lstatSync(diskPath(diskPathIn(content, e.path)));
       } catch (err) {
-        this.options.onProblem?.({ layer, path: e.path, message: `cannot lstat ${e.path}: ${errorMessage(err)}`, code: 'io' });
+        this.options.onProblem?.({ layer, path: e.path, message: `cannot lstat ${displayName(e.path)}: ${errorMessage(err)}`, code: 'io' });
         return undefined;
       }
       if (!st.isFile()) return undefined; // replaced while the search ran

@@ -22,6 +22,8 @@
  * folder to scope to, and the search walks it whole, filtered by the pattern.
  */
 import * as fs from 'node:fs';
+import { diskPath, displayName } from './byteNames';
+import { readlinkMappedSync } from './byteNamesFs';
 import { LayerError, fromFsError } from './errors';
 import { deletedEntry, entryFromStats, typeOfMode, type EntryType, type LayerEntry } from './layerEntry';
 import { AUFS_OPAQUE, AUFS_PREFIX, aufsKind, type LowerDir } from './lowerUnion';
@@ -57,11 +59,11 @@ const folderPath = (segs: readonly string[]) => '/' + segs.join('/');
 function lstatOrNone(disk: string): fs.Stats | undefined {
   try {
     // No throw for a missing path: most layers of a store lack the folder, and an Error per layer costs more than the lstat.
-    return fs.lstatSync(disk, { throwIfNoEntry: false });
+    return fs.lstatSync(diskPath(disk), { throwIfNoEntry: false });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw fromFsError(err, disk, 'lstat');
+    throw fromFsError(err, displayName(disk), 'lstat');
   }
 }
 
@@ -81,7 +83,7 @@ function requireDirSync(dir: string): void {
 
 const exists = (disk: string) => lstatOrNone(disk) !== undefined;
 const isWhiteoutDevice = (st: fs.Stats) => st.isCharacterDevice() && st.rdev === 0;
-const readlinkOf = (disk: string, st: fs.Stats) => (st.isSymbolicLink() ? fs.readlinkSync(disk) : undefined);
+const readlinkOf = (disk: string, st: fs.Stats) => (st.isSymbolicLink() ? readlinkMappedSync(disk) : undefined);
 
 function scopeSnapshot(content: LayerContent, segs: readonly string[]): ScopedContent | undefined {
   let dir = content.dir;

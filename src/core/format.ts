@@ -1,4 +1,5 @@
 /** Human formatting shared by the CLI and the views. */
+import { escapeByte } from './byteNames';
 
 /** Sizes as Docker prints them: SI units, 3 significant digits (`1.29MB`, `9.14kB`, `0B`). */
 export function humanSize(bytes: number): string {
@@ -54,10 +55,21 @@ export function truncate(s: string, max: number): string {
   return one.length <= max ? one : one.slice(0, Math.max(0, max - 1)) + '…';
 }
 
-/** Replaces control characters so names from disk cannot break a terminal line or table. */
+/**
+ * Replaces control characters so names from disk cannot break a terminal line
+ * or table, and shows the bytes of a name that is not valid UTF-8 (byteNames.ts)
+ * as `\xNN`. A C1 control (a valid character) is `\u0085`, so `\xNN` above 7f
+ * always means a raw byte.
+ */
 export function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? '\\t' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\uEF80-\uEFFF]/g, (c) => {
+    const code = c.charCodeAt(0);
+    if (code >= 0xef80) return escapeByte(c);
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    return code < 0x80 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** A plain text table: columns padded to their widest cell, last column free. */

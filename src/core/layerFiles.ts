@@ -12,8 +12,14 @@
  *   the open file must be the very inode that was lstat()ed;
  * - whiteouts (overlay 0/0 character devices, aufs `.wh.` files) are deleted
  *   entries: reading one says the file was deleted in this layer.
+ *
+ * Paths are mapped strings (byteNames.ts): every fs call takes their diskPath(),
+ * so a name that is not valid UTF-8 is found by its own bytes; messages show it
+ * with `\xNN`.
  */
 import * as fs from 'node:fs';
+import { diskPath, displayName } from './byteNames';
+import { readdirMapped, readlinkMapped } from './byteNamesFs';
 import type { EntryType } from './layerEntry';
 import { typeOfDirent, typeOfMode } from './layerEntry';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
@@ -78,6 +84,9 @@ export function layerPathSegments(entryPath: string): string[] {
 
 export const imagePath = (segs: readonly string[], upTo = segs.length): string => '/' + segs.slice(0, upTo).join('/');
 
+/** imagePath as messages show it (`\xNN` for bytes that are not UTF-8). */
+const shown = (segs: readonly string[], upTo = segs.length): string => displayName(imagePath(segs, upTo));
+
 /** One layer's answer at a path. */
 type Resolved =
   | { readonly kind: 'found'; readonly disk: string; readonly st: fs.Stats }
@@ -86,11 +95,11 @@ type Resolved =
 
 export async function lstatOrNone(disk: string, segs: readonly string[], depth: number): Promise<fs.Stats | undefined> {
   try {
-    return await fs.promises.lstat(disk);
+    return await fs.promises.lstat(diskPath(disk));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw fromFsError(err, imagePath(segs, depth + 1));
+    throw fromFsError(err, shown(segs, depth + 1));
   }
 }
 
@@ -114,14 +123,14 @@ export function throughSymlink(segs: readonly string[], depth: number, target: s
   const at = imagePath(segs, depth + 1);
   return new LayerError(
     'not-found',
-    `${imagePath(segs)} goes through ${at}, a symbolic link (→ ${target}), which is not followed: it could lead out of the layer`,
+    `${shown(segs)} goes through ${displayName(at)}, a symbolic link (→ ${displayName(target)}), which is not followed: it could lead out of the layer`,
     at,
   );
 }
 
 export async function readlinkOr(disk: string): Promise<string> {
   try {
-    return await fs.promises.readlink(disk);
+    return await readlinkMapped(disk);
   } catch {
     return '?';
   }
@@ -136,7 +145,7 @@ export async function resolveIn(c: LayerContent, segs: readonly string[], signal
     throwIfAborted(signal);
     const name = segs[k];
     if (c.form === 'diff' && c.whiteouts === 'aufs' && aufsKind(name) !== 'content') {
-      throw new LayerError('not-found', `${imagePath(segs, k + 1)} is aufs bookkeeping (a whiteout or marker), not a file of the layer`);
+      throw new LayerError('not-found', `${shown(segs, k + 1)} is aufs bookkeeping (a whiteout or marker), not a file of the layer`);
     }
     const disk = dir + '/' + name;
     const st = await lstatOrNone(disk, segs, k);
@@ -174,9 +183,9 @@ export function toStat(segs: readonly string[], disk: string, st: fs.Stats, dele
 
 function notInLayer(segs: readonly string[], r: { readonly kind: 'deleted' | 'absent'; readonly depth: number }): LayerError {
   const p = imagePath(segs);
-  if (r.kind === 'absent') return new LayerError('not-found', `${p} does not exist in this layer`, p);
-  const at = r.depth === segs.length - 1 ? '' : ` (its folder ${imagePath(segs, r.depth + 1)} was deleted)`;
-  return new LayerError('not-found', `${p} was deleted in this layer${at}: a whiteout records the deletion, there is nothing to read`, p);
+  if (r.kind === 'absent') return new LayerError('not-found', `${shown(segs)} does not exist in this layer`, p);
+  const at = r.depth === segs.length - 1 ? '' : ` (its folder ${shown(segs, r.depth + 1)} was deleted)`;
+  return new LayerError('not-found', `${shown(segs)} was deleted in this layer${at}: a whiteout records the deletion, there is nothing to read`, p);
 }
 
 /** The layer's answer at a path, as a LayerPathStat (or the error that says why there is none). */
@@ -221,7 +230,7 @@ export async function readLayerFile(content: LayerContent, entryPath: string, op
   if (gone) throw gone;
   if (stat.type === 'symlink') return { kind: 'symlink', stat, target: stat.target ?? '' };
   if (stat.type !== 'file') {
-    throw new LayerError('unsupported', `${stat.path} is ${TYPE_WORDS[stat.type] ?? 'not a regular file'}: only regular files are read`, stat.path);
+    throw new LayerError('unsupported', `${displayName(stat.path)} is ${TYPE_WORDS[stat.type] ?? 'not a regular file'}: only regular files are read`, stat.path);
   }
   const max = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (content.tar && stat.size > max) throw tooBig(stat, stat.size, max);
@@ -230,7 +239,7 @@ export async function readLayerFile(content: LayerContent, entryPath: string, op
 }
 
 function tooBig(stat: LayerPathStat, size: number, max: number): LayerError {
-  return new LayerError('unsupported', `${stat.path} is ${size} bytes, over the ${max}-byte limit for opening a layer file`, stat.path);
+  return new LayerError('unsupported', `${displayName(stat.path)} is ${size} bytes, over the ${max}-byte limit for opening a layer file`, stat.path);
 }
 
 async function readRegular(stat: LayerPathStat, max: number, signal?: AbortSignal): Promise<Uint8Array> {
@@ -239,17 +248,17 @@ async function readRegular(stat: LayerPathStat, max: number, signal?: AbortSigna
   const flags = c.O_RDONLY | (c.O_NOFOLLOW ?? 0) | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0);
   let handle: fs.promises.FileHandle;
   try {
-    handle = await fs.promises.open(stat.diskPath, flags);
+    handle = await fs.promises.open(diskPath(stat.diskPath), flags);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP') throw new LayerError('not-found', `${stat.path} became a symbolic link while it was opened: not followed`, stat.path, err);
+    if (code === 'ELOOP') throw new LayerError('not-found', `${displayName(stat.path)} became a symbolic link while it was opened: not followed`, stat.path, err);
     throw fromFsError(err, stat.path);
   }
   try {
     const fst = await handle.stat();
-    const lst = await fs.promises.lstat(stat.diskPath).catch(() => undefined);
+    const lst = await fs.promises.lstat(diskPath(stat.diskPath)).catch(() => undefined);
     if (!fst.isFile() || !lst || lst.ino !== fst.ino || lst.dev !== fst.dev) {
-      throw new LayerError('io', `${stat.path} changed while it was opened: not read`, stat.path);
+      throw new LayerError('io', `${displayName(stat.path)} changed while it was opened: not read`, stat.path);
     }
     if (fst.size > max) throw tooBig(stat, fst.size, max);
     const buf = Buffer.alloc(fst.size);
@@ -271,7 +280,7 @@ async function readRegular(stat: LayerPathStat, max: number, signal?: AbortSigna
 /** A layer's own folder listing at a path: whiteouts come as `deleted` names, aufs bookkeeping is left out. */
 export async function listLayerDir(content: LayerContent, entryPath: string, options: { signal?: AbortSignal } = {}): Promise<(DirEntry & { deleted: boolean })[]> {
   const stat = await statLayerPath(content, entryPath, options);
-  if (stat.deleted || stat.type !== 'dir') throw new LayerError('not-found', `${stat.path} is not a folder in this layer`, stat.path);
+  if (stat.deleted || stat.type !== 'dir') throw new LayerError('not-found', `${displayName(stat.path)} is not a folder in this layer`, stat.path);
   if (content.tar) return listTar(content, stat.path, 0, options.signal);
   return (await listOne(content, stat.diskPath, stat.path, 0)).entries;
 }
@@ -279,7 +288,7 @@ export async function listLayerDir(content: LayerContent, entryPath: string, opt
 export async function listOne(c: LayerContent, disk: string, at: string, layerIndex: number) {
   let dirents: fs.Dirent[];
   try {
-    dirents = await fs.promises.readdir(disk, { withFileTypes: true });
+    dirents = await readdirMapped(disk);
   } catch (err) {
     throw fromFsError(err, at, 'list');
   }
@@ -291,7 +300,7 @@ export async function listOne(c: LayerContent, disk: string, at: string, layerIn
       if (kind === 'whiteout') entries.push({ name: d.name.slice(AUFS_PREFIX.length), type: 'unknown', layerIndex, deleted: true });
       if (kind === 'content') entries.push({ name: d.name, type, layerIndex, deleted: false });
     } else if (c.whiteouts === 'overlay' && type === 'char') {
-      const st = await fs.promises.lstat(disk + '/' + d.name).catch(() => undefined);
+      const st = await fs.promises.lstat(diskPath(disk + '/' + d.name)).catch(() => undefined);
       entries.push({ name: d.name, type, layerIndex, deleted: st !== undefined && st.rdev === 0 });
     } else {
       entries.push({ name: d.name, type, layerIndex, deleted: false });

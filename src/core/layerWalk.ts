@@ -260,7 +260,7 @@ function walkDiff(content: LayerContent, options: WalkOptions): AsyncGenerator<L
 
 /** The diff walk: yields its entries, and Waits where it must await (see Stepper). */
 function* diffSteps(content: LayerContent, options: WalkOptions): Generator<LayerEntry | Wait, void, unknown> {
-  const ctx = new WalkContext(options);
+  const ctx = new WalkContext(options, content.dir);
   try {
     ctx.check();
     yield new Wait(requireDir(content.dir, 'layer folder'));

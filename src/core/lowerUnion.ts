@@ -9,7 +9,8 @@
  * lowers below it; an opaque directory in a lower hides the lowers below it for
  * that subtree.
  */
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
+import { readdirMappedSync } from './byteNamesFs';
 import type { EntryType } from './layerEntry';
 import { typeOfDirent } from './layerEntry';
 import type { OpaqueAnswer } from './opaque';
@@ -182,8 +183,7 @@ export function overlapFolders(upperRoot: string, upperStyle: WhiteoutStyle, low
 /** Names of the real folders in `dir` (not symlinks); none when it cannot be listed (the walk reports that). */
 function subdirs(dir: string): string[] {
   try {
-    return fs
-      .readdirSync(dir, { withFileTypes: true })
+    return readdirMappedSync(dir)
       .filter((d) => d.isDirectory())
       .map((d) => d.name);
   } catch {

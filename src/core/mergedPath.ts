@@ -9,6 +9,7 @@
  * btrfs, zfs) holds the whole filesystem: it answers for itself and below.
  */
 import * as fs from 'node:fs';
+import { diskPath } from './byteNames';
 import { LayerError, throwIfAborted } from './errors';
 import type { EntryType } from './layerEntry';
 import { typeOfMode } from './layerEntry';
@@ -101,7 +102,7 @@ async function locateMerged(layers: readonly LayerContent[], segs: readonly stri
 
 async function anyOpaque(c: LayerContent, dirs: readonly string[], signal?: AbortSignal): Promise<boolean> {
   if (c.whiteouts === 'aufs') {
-    for (const d of dirs) if (await fs.promises.lstat(d + '/' + AUFS_OPAQUE).then(() => true, () => false)) return true;
+    for (const d of dirs) if (await fs.promises.lstat(diskPath(d + '/' + AUFS_OPAQUE)).then(() => true, () => false)) return true;
     return false;
   }
   const controller = new AbortController();

@@ -14,10 +14,17 @@
  *
  * An answer is `true` (opaque), `false` (not opaque) or `undefined` (cannot be
  * known: getfattr missing, or no CAP_SYS_ADMIN to read trusted.* xattrs).
+ *
+ * Paths are mapped strings (byteNames.ts): names in getfattr's output are
+ * decoded with decodeName, so they match the paths the walk asks about. A
+ * command line takes strings only, so a folder whose name is not valid UTF-8 is
+ * opened (O_DIRECTORY | O_NOFOLLOW) and named to getfattr by its descriptor,
+ * `/proc/<pid>/fd/N`, which getfattr follows to that very folder.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { decodeName, diskPath, hasMappedBytes } from './byteNames';
 import type { ErrorCode } from './errors';
 
 export type OpaqueAnswer = boolean | undefined;
@@ -30,6 +37,8 @@ interface Found {
 
 const PATTERN = '^(trusted|user)\\.overlay\\.opaque$';
 export const RECURSIVE_AFTER = 32;
+/** A folder named to getfattr by fd: opened as a folder, never through a symlink. */
+const DIR_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_DIRECTORY ?? 0) | (fs.constants.O_NOFOLLOW ?? 0);
 /** Keeps each command line well under ARG_MAX. */
 const MAX_BATCH_CHARS = 64 * 1024;
 
@@ -76,7 +85,8 @@ export class OpaqueProbe {
     const primed: string[] = [];
     for (const d of dirs) {
       if (this.primed?.paths.has(d)) primed.push(d);
-      else (this.tree && isUnder(d, this.layerRoot) ? inLayer : batch).push(d);
+      else if (this.tree && isUnder(d, this.layerRoot)) inLayer.push(d);
+      else batch.push(d);
     }
     if (primed.length > 0) {
       const found = await this.primed!.found;
@@ -102,12 +112,49 @@ export class OpaqueProbe {
   private async runAll(paths: string[]): Promise<Found> {
     const opaque = new Set<string>();
     let failed = false;
-    for (const chunk of chunks(paths)) {
+    const named = paths.filter((p) => !hasMappedBytes(p));
+    for (const chunk of chunks(named)) {
       const set = await this.run(chunk);
       if (set) for (const p of set) opaque.add(p);
       else failed = true;
     }
+    if (named.length < paths.length) {
+      const set = await this.runByFd(paths.filter((p) => hasMappedBytes(p)));
+      if (set) for (const p of set) opaque.add(p);
+      else failed = true;
+    }
     return { opaque, failed };
+  }
+
+  /**
+   * getfattr over folders whose names are not valid UTF-8, each named by an fd
+   * of this process (see the module comment); the set of opaque ones (their
+   * mapped paths), or undefined when one could not be opened or getfattr could not run.
+   */
+  private async runByFd(dirs: string[]): Promise<Set<string> | undefined> {
+    const byAlias = new Map<string, string>();
+    const fds: number[] = [];
+    let failed = false;
+    try {
+      for (const d of dirs) {
+        let fd: number;
+        try {
+          fd = fs.openSync(diskPath(d), DIR_FLAGS);
+        } catch {
+          failed = true;
+          continue;
+        }
+        fds.push(fd);
+        byAlias.set(`/proc/${process.pid}/fd/${fd}`, d);
+      }
+      const found = byAlias.size > 0 ? await this.run([...byAlias.keys()], false, true) : new Set<string>();
+      if (!found) return undefined;
+      const opaque = new Set<string>();
+      for (const alias of found) opaque.add(byAlias.get(alias) ?? alias);
+      return failed ? undefined : opaque;
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
   }
 
   private answer(found: Found, dir: string): OpaqueAnswer {
@@ -129,10 +176,14 @@ export class OpaqueProbe {
     );
   }
 
-  /** Runs getfattr over `paths`; the set of opaque paths, or undefined when it could not run. */
-  private run(paths: string[], recursive = false): Promise<Set<string> | undefined> {
+  /**
+   * Runs getfattr over `paths`; the set of opaque paths, or undefined when it
+   * could not run. `follow`: only for `/proc/<pid>/fd/N` names (runByFd), which
+   * must be followed to their folder; every other path is never followed (-P).
+   */
+  private run(paths: string[], recursive = false, follow = false): Promise<Set<string> | undefined> {
     if (this.missing || this.signal.aborted) return Promise.resolve(undefined);
-    const argv = [...(recursive ? ['-R'] : []), '-P', '--absolute-names', '-m', PATTERN, '-d', '--', ...paths];
+    const argv = [...(recursive ? ['-R'] : []), ...(follow ? [] : ['-P']), '--absolute-names', '-m', PATTERN, '-d', '--', ...paths];
     return new Promise((resolve) => {
       execFile(
         'getfattr',
@@ -182,13 +233,13 @@ export function parseGetfattr(out: Buffer): Set<string> {
   return found;
 }
 
-/** Undoes getfattr's `\ooo` escapes; bytes are decoded as UTF-8 the way Node's readdir does. */
+/** Undoes getfattr's `\ooo` escapes; the bytes are decoded as the walk decodes names (byteNames.ts). */
 function unescapeName(latin1: string): string {
   const bytes = Buffer.from(
     latin1.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8) & 0xff)),
     'latin1',
   );
-  return bytes.toString('utf8');
+  return decodeName(bytes);
 }
 
 function isUnder(p: string, root: string): boolean {

@@ -49,7 +49,7 @@ export function walkSnapshot(content: LayerContent, options: WalkOptions): Async
 
 /** The snapshot walk: yields its entries, and Waits where it must await (see Stepper). */
 function* snapshotSteps(content: LayerContent, options: WalkOptions): Generator<LayerEntry | Wait, void, unknown> {
-  const ctx = new WalkContext(options);
+  const ctx = new WalkContext(options, content.dir);
   try {
     ctx.check();
     yield new Wait(requireDir(content.dir, 'layer folder'));

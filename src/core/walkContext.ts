@@ -2,11 +2,15 @@
  * Shared plumbing of one layer walk: cancellation, problem reporting, and the
  * few read-only fs calls a walk makes. Nothing here follows a symlink: entries
  * are read with lstat / readlink, and folders are listed only after lstat or
- * readdir said they are real directories.
+ * readdir said they are real directories. Paths are mapped strings (byteNames.ts):
+ * names that are not valid UTF-8 are listed, and every fs call here takes
+ * `diskPath()` of its path, so such a name is read by its own bytes.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { diskPath, displayName } from './byteNames';
+import { readdirMapped, readdirMappedSync, readlinkMappedSync } from './byteNamesFs';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
 import type { WalkOptions, WalkProblem } from './layerEntry';
 import { compareNames } from './layerEntry';
@@ -25,7 +29,11 @@ export class WalkContext {
   /** The caller's signal fired (a field: check() runs once per entry, AbortSignal's getter costs ~20 ns). */
   private aborted: boolean;
 
-  constructor(private readonly options: WalkOptions) {
+  constructor(
+    private readonly options: WalkOptions,
+    /** The layer's own folder: when it is gone, the walk ends with one error instead of a problem per entry. */
+    private readonly layerDir?: string,
+  ) {
     this.statAll = options.stat !== false;
     const outer = options.signal;
     this.aborted = outer?.aborted ?? false;
@@ -46,16 +54,12 @@ export class WalkContext {
     this.options.onProblem?.(problem);
   }
 
-  reportFsError(err: unknown, imagePath: string, diskPath: string, what: string): void {
-    // Node decodes file names as UTF-8: a name that is not valid UTF-8 comes back with U+FFFD and is then
-    // "missing" under that spelling. Say so rather than claim the listed file does not exist.
-    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' && path.basename(diskPath).includes('\uFFFD')) {
-      const message = `${diskPath}: the name is not valid UTF-8 (shown with \uFFFD), so it cannot be read by name`;
-      this.report({ path: imagePath, diskPath, message, code: 'unsupported' });
-      return;
+  reportFsError(err: unknown, imagePath: string, disk: string, what: string): void {
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' && this.layerDir !== undefined && !fs.existsSync(this.layerDir)) {
+      throw new LayerError('not-found', `the layer folder ${displayName(this.layerDir)} does not exist any more: it was removed while it was read`, this.layerDir, err);
     }
-    const e = fromFsError(err, diskPath, what);
-    this.report({ path: imagePath, diskPath, message: e.message, code: e.code });
+    const e = fromFsError(err, displayName(disk), what);
+    this.report({ path: imagePath, diskPath: disk, message: e.message, code: e.code });
   }
 
   /**
@@ -77,9 +81,9 @@ export class WalkContext {
    * thread-pool round trip made the walk 2-3x slower (measured, batched or not);
    * breathe() bounds how long the event loop is held.
    */
-  lstat(diskPath: string, imagePath: string): fs.Stats | undefined {
+  lstat(disk: string, imagePath: string): fs.Stats | undefined {
     try {
-      const st = fs.lstatSync(diskPath);
+      const st = fs.lstatSync(diskPath(disk));
       if (!keptStats) {
         // Node's Stats class too (see keepShapes).
         keptStats = true;
@@ -87,16 +91,16 @@ export class WalkContext {
       }
       return st;
     } catch (err) {
-      this.reportFsError(err, imagePath, diskPath, 'lstat');
+      this.reportFsError(err, imagePath, disk, 'lstat');
       return undefined;
     }
   }
 
-  readlink(diskPath: string, imagePath: string): string | undefined {
+  readlink(disk: string, imagePath: string): string | undefined {
     try {
-      return fs.readlinkSync(diskPath);
+      return readlinkMappedSync(disk);
     } catch (err) {
-      this.reportFsError(err, imagePath, diskPath, 'read the link');
+      this.reportFsError(err, imagePath, disk, 'read the link');
       return undefined;
     }
   }
@@ -105,13 +109,13 @@ export class WalkContext {
    * A folder's entries sorted by name; undefined (problem reported) when it
    * cannot be listed, or a thrown LayerError when `strict` (the layer's own root).
    */
-  async list(diskPath: string, imagePath: string, strict = false): Promise<fs.Dirent[] | undefined> {
+  async list(disk: string, imagePath: string, strict = false): Promise<fs.Dirent[] | undefined> {
     try {
-      const dirents = await fs.promises.readdir(diskPath, { withFileTypes: true });
+      const dirents = await readdirMapped(disk);
       return dirents.sort((a, b) => compareNames(a.name, b.name));
     } catch (err) {
-      if (strict) throw fromFsError(err, diskPath, 'list');
-      this.reportFsError(err, imagePath, diskPath, 'list');
+      if (strict) throw fromFsError(err, displayName(disk), 'list');
+      this.reportFsError(err, imagePath, disk, 'list');
       return undefined;
     }
   }
@@ -121,9 +125,9 @@ export class WalkContext {
    * a readdir handed to the thread pool costs ~50 µs of wake-ups on a busy
    * machine, as much as reading a 100-name folder (measured).
    */
-  listSync(diskPath: string, imagePath: string, strict = false): fs.Dirent[] | undefined {
+  listSync(disk: string, imagePath: string, strict = false): fs.Dirent[] | undefined {
     try {
-      const dirents = fs.readdirSync(diskPath, { withFileTypes: true });
+      const dirents = readdirMappedSync(disk);
       if (!keptDirent && dirents.length > 0) {
         // Node's Dirent class too (see keepShapes).
         keptDirent = true;
@@ -131,8 +135,8 @@ export class WalkContext {
       }
       return dirents.sort((a, b) => compareNames(a.name, b.name));
     } catch (err) {
-      if (strict) throw fromFsError(err, diskPath, 'list');
-      this.reportFsError(err, imagePath, diskPath, 'list');
+      if (strict) throw fromFsError(err, displayName(disk), 'list');
+      this.reportFsError(err, imagePath, disk, 'list');
       return undefined;
     }
   }
@@ -143,10 +147,10 @@ export class WalkContext {
    * it lstats each entry as a `stat: true` walk does, so that both report the
    * same problems (a folder with r but not x lists, but its entries cannot be read).
    */
-  searchable(diskPath: string): boolean {
+  searchable(disk: string): boolean {
     if (canSearchAnyDir()) return true;
     try {
-      fs.accessSync(diskPath, fs.constants.X_OK);
+      fs.accessSync(diskPath(disk), fs.constants.X_OK);
       return true;
     } catch {
       return false;
@@ -199,7 +203,7 @@ export function keepShapes(...objects: object[]): void {
 let keptDirent = false;
 let keptStats = false;
 
-/** `dir` + one name from readdir (never contains a separator, so it cannot escape `dir`). */
+/** `dir` + one (mapped) name from readdir (never contains a separator, so it cannot escape `dir`); fs calls take its diskPath(). */
 export function diskChild(dir: string, name: string): string {
   return dir + path.sep + name;
 }
@@ -208,7 +212,7 @@ export function diskChild(dir: string, name: string): string {
 export async function requireDir(dir: string, what: string): Promise<void> {
   let st: fs.Stats;
   try {
-    st = await fs.promises.lstat(dir);
+    st = await fs.promises.lstat(diskPath(dir));
   } catch (err) {
     throw fromFsError(err, dir, `read ${what}`);
   }

@@ -20,6 +20,7 @@ import './hostile.test';
 import './compare.test';
 import './findPath.test';
 import './archives.test';
+import './rawNames.test';
 
 export function run(): Promise<void> {
   return runHarness();

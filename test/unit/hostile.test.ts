@@ -7,6 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { encodeName } from '../../src/core/byteNames';
 import { LayerError } from '../../src/core/errors';
 import { readLayerFile } from '../../src/core/layerFiles';
 import { mergedTree } from '../../src/core/layerStack';
@@ -67,6 +71,12 @@ describe('through the core', () => {
       if (c.expect === 'listed' && c.subject.startsWith('/')) {
         assert.ok(walked.entries.some((e) => e.path === c.subject), `${c.subject} is listed`);
       }
+      // A name that is not valid UTF-8 is listed like any other, and read by its own bytes (byteNames.ts).
+      if (c.rawName) {
+        assert.ok(walked.entries.some((e) => e.path === c.rawName!.path), `${c.rawName.shown} is listed`);
+        const read = await readLayerFile(layer.content, c.rawName.path);
+        assert.equal(read.kind === 'file' ? Buffer.from(read.data).toString() : read.kind, c.rawName.text, `${c.rawName.shown} reads its bytes`);
+      }
       // Every entry opens at once or is refused at once: a FIFO is never opened, a symlink never followed.
       for (const e of walked.entries) {
         if (e.type === 'dir' || e.status === 'deleted') continue;
@@ -89,6 +99,28 @@ describe('through the core', () => {
   }
 });
 
+/**
+ * A name that is not valid UTF-8 through the CLI: shown as `\xNN` in text, its
+ * mapped path in --json, and `export` with that path writes a file of the very
+ * bytes name with its content.
+ */
+async function rawNameThroughCli(c: HostileCase, raw: NonNullable<HostileCase['rawName']>, text: string, json: string): Promise<void> {
+  assert.ok(text.includes(raw.shown), `files shows ${raw.shown}:\n${text}`);
+  const paths = (JSON.parse(json) as { files: { path: string }[] }).files.map((f) => f.path);
+  assert.ok(paths.includes(raw.path), `--json lists ${JSON.stringify(raw.path)}`);
+  const dest = mkdtempSync(path.join(tmpdir(), 'dle-raw-'));
+  try {
+    const r = await runCli(['--root', c.root, 'export', c.command[1], raw.path, dest]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.stdout.includes(raw.shown.slice(1)), `export says ${raw.shown}:\n${r.stdout}`);
+    const written = readdirSync(dest, { encoding: 'buffer' });
+    assert.deepEqual(written, [encodeName(raw.path.slice(1))], 'the copy has the very bytes name');
+    assert.equal(readFileSync(Buffer.concat([Buffer.from(dest + '/'), written[0]]), 'utf8'), raw.text);
+  } finally {
+    rmSync(dest, { recursive: true, force: true });
+  }
+}
+
 describe('through the CLI', () => {
   for (const c of cases) {
     test(`${c.name}: exit ${c.exit}, "${c.message}"`, { timeout: 60_000 }, async () => {
@@ -107,6 +139,7 @@ describe('through the CLI', () => {
       assert.ok(names(shown, c.subject), `names ${c.subject}:\n${shown.slice(0, 2000)}`);
       assert.ok(shown.includes(c.message), `says "${c.message}":\n${shown.slice(0, 2000)}`);
       if (c.command[0] === 'containers') assert.ok(names(text.stdout, c.subject), `the container is still listed:\n${text.stdout}`);
+      if (c.rawName && !c.user) await rawNameThroughCli(c, c.rawName, text.stdout, shown);
 
       const images = c.user ? runCliChild(c, ['images', '-a', '--json']) : await runCli(['--root', c.root, 'images', '-a', '--json']);
       assert.doesNotMatch(images.stderr, /unexpected error/);

@@ -1,8 +1,11 @@
 /**
  * One tar header block (ustar, GNU and pax), decoded. Shared by the two ways we
  * read tars: seeking from header to header in a file (tarIndex.ts) and scanning
- * a decompressed stream (tarStream.ts). Pure: bytes in, members out.
+ * a decompressed stream (tarStream.ts). Pure: bytes in, members out. Names
+ * and link targets are decoded as a folder layer's are (byteNames.ts): one that
+ * is not valid UTF-8 keeps its bytes, and shows and reads the same way.
  */
+import { decodeName } from '../byteNames';
 import { LayerError } from '../errors';
 
 export const BLOCK = 512;
@@ -132,22 +135,26 @@ export class TarHeaderDecoder {
   }
 }
 
-/** pax records `"<len> <key>=<value>\n"`: the keys we use. */
+/**
+ * pax records `"<len> <key>=<value>\n"`: the keys we use. Parsed as bytes (the
+ * length counts bytes); `path` and `linkpath` are decoded as names are
+ * (byteNames.ts), so a name that is not UTF-8 (GNU tar's hdrcharset=BINARY) keeps its bytes.
+ */
 function parsePax(data: Uint8Array): Overrides {
   const out: Overrides = {};
-  const s = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   let i = 0;
-  while (i < s.length) {
-    const space = s.indexOf(' ', i);
+  while (i < buf.length) {
+    const space = buf.indexOf(0x20, i);
     if (space < 0) break;
-    const len = Number(s.slice(i, space));
-    if (!Number.isInteger(len) || len <= 0) break;
-    // The length counts bytes; records are ASCII keys with UTF-8 values: slice by bytes.
-    const record = Buffer.from(s.slice(i)).subarray(0, len).toString('utf8');
-    const eq = record.indexOf('=');
-    if (eq > 0) {
-      const key = record.slice(record.indexOf(' ') + 1, eq);
-      const value = record.slice(eq + 1).replace(/\n$/, '');
+    const len = Number(buf.toString('latin1', i, space));
+    if (!Number.isInteger(len) || len <= space - i) break;
+    const end = Math.min(buf.length, i + len);
+    const eq = buf.indexOf(0x3d, space + 1);
+    if (eq > space + 1 && eq < end) {
+      const key = buf.toString('latin1', space + 1, eq);
+      const raw = buf.subarray(eq + 1, buf[end - 1] === 0x0a ? end - 1 : end);
+      const value = key === 'path' || key === 'linkpath' ? decodeName(raw) : raw.toString('utf8');
       if (key === 'path') out.path = value;
       else if (key === 'linkpath') out.linkpath = value;
       else if (key === 'size' && /^\d+$/.test(value)) out.size = Number(value);
@@ -157,7 +164,7 @@ function parsePax(data: Uint8Array): Overrides {
       } else if (key === 'uid' && /^\d+$/.test(value)) out.uid = Number(value);
       else if (key === 'gid' && /^\d+$/.test(value)) out.gid = Number(value);
     }
-    i += record.length;
+    i += len;
   }
   return out;
 }
@@ -219,5 +226,5 @@ function cString(data: Uint8Array): string {
   let ascii = true;
   for (let i = 0; i < end && ascii; i++) ascii = data[i] < 0x80;
   if (ascii) return end === 0 ? '' : String.fromCharCode.apply(null, data.subarray(0, end) as unknown as number[]);
-  return Buffer.from(data.buffer, data.byteOffset, end).toString('utf8');
+  return decodeName(data.subarray(0, end));
 }

@@ -27,6 +27,8 @@ export interface HostileCase {
   user?: { uid: number; gid: number };
   live?: 'remove-layer-during-walk';
   slow?: true;
+  /** A file whose name is not valid UTF-8: its mapped path, how people see it (`\xNN`), its content. */
+  rawName?: { path: string; shown: string; text: string };
 }
 
 export interface HostileManifest {
