@@ -5,6 +5,7 @@
  * Exit 0 when both are equal, 1 when anything differs, 2 on errors.
  */
 import { compareFiles, describeChange, resolveComparison, signedSize, type ComparePoint, type CompareResult, type FileChange, type FileSide } from '../core/compare';
+import { XATTRS_NOTE } from '../core/compareXattrs';
 import { printable } from '../core/format';
 import { diffJson, type JsonChange } from '../core/jsonDiff';
 import { formatMode } from '../core/layerEntry';
@@ -97,11 +98,14 @@ export const compare: Command = async (store, args, out, signal) => {
         files: result.changes.map((c) => changeJson(c, a, b)),
         config: configChanges.map((c) => ({ path: c.display, pointer: c.pointer, change: c.change, before: c.before, after: c.after })),
         problems: result.problems,
+        ...(result.xattrs ? { xattrs: result.xattrs } : {}),
       }),
     );
   } else {
     printText(out, a, b, result, configChanges, args.noTrunc);
   }
-  warnProblems(out, result.problems.map((p) => `${p.side === 'a' ? a.label : b.label}: ${p.path}: ${p.message}`));
+  const notes = result.problems.map((p) => `${p.side === 'a' ? a.label : b.label}: ${p.path}: ${p.message}`);
+  if (result.xattrs && result.xattrs !== 'compared') notes.push(XATTRS_NOTE[result.xattrs]);
+  warnProblems(out, notes);
   return equal ? 0 : 1;
 };

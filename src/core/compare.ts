@@ -20,7 +20,13 @@ import { formatMode, type LayerEntry, type WalkProblem } from './layerEntry';
 import { MergedTree, type MergedEntry } from './layerStack';
 import { walkLayer } from './layerWalk';
 import { ContentComparer } from './compareContent';
-import { readXattrs } from './compareXattrs';
+import { ContentBatches } from './comparePool';
+import { Pacer } from './concurrency';
+import { DIFFERS, SAME } from './quickCompare';
+import { hasMappedBytes } from './byteNames';
+import { readXattrs, type XattrsState } from './compareXattrs';
+
+export type { XattrsState } from './compareXattrs';
 import type { Image, Layer, LayerContent } from './model';
 import { shortId } from './model';
 import type { Store } from './store';
@@ -73,6 +79,12 @@ export interface CompareResult {
   readonly contentCompared: number;
   readonly sizeDelta: number;
   readonly problems: CompareProblem[];
+  /**
+   * With `xattrs`: whether extended attributes were compared, or why not
+   * (getfattr is not installed; no layer of either side has files on disk, as
+   * in an image archive). Undefined when not asked.
+   */
+  readonly xattrs?: XattrsState;
 }
 
 export interface CompareProgress {
@@ -121,9 +133,6 @@ export function ignoreMatcher(globs: readonly string[]): (path: string) => boole
   };
 }
 
-/** A merged entry with what the tree does not keep and compare needs: owner and mtime. */
-type OwnedEntry = MergedEntry & { uid?: number; gid?: number; mtimeMs?: number };
-
 /** The merged tree of one side. */
 class Side {
   readonly tree: MergedTree;
@@ -131,22 +140,11 @@ class Side {
   constructor(readonly name: 'a' | 'b', readonly layers: readonly LayerContent[]) {
     this.tree = new MergedTree(layers.length);
   }
+}
 
-  apply(index: number, e: LayerEntry): void {
-    this.tree.apply(index, e);
-    if (e.status === 'deleted') return;
-    // The entry now visible at e.path is this one's (set or updated in place): give it the owner and mtime.
-    const m = this.tree.get(e.path) as OwnedEntry | undefined;
-    if (!m) return;
-    m.uid = e.uid;
-    m.gid = e.gid;
-    m.mtimeMs = e.mtimeMs;
-  }
-
-  side(e: OwnedEntry): FileSide {
-    // An implicit folder (made for a child a walk gave without its folder) has none of its own: undefined.
-    return { type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtimeMs: e.mtimeMs, target: e.target, layer: e.layer };
-  }
+/** What a change reports of one side. An implicit folder (made for a child a walk gave without its folder) has no owner or mtime: undefined. */
+function fileSide(e: MergedEntry): FileSide {
+  return { type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtimeMs: e.mtimeMs, target: e.target, layer: e.layer };
 }
 
 /** The layer contents of a point, or an error that names the step and why. */
@@ -167,8 +165,11 @@ function sharedPrefix(a: readonly Layer[], b: readonly Layer[]): number {
   return n;
 }
 
-/** Walks `layers[from..to)` of one content list, applying every entry to each of `sides`. */
-async function walkInto(sides: readonly Side[], from: number, to: number, report: Reporter): Promise<void> {
+/**
+ * Walks `layers[from..to)` of one content list, applying every entry to each
+ * of `sides`; with one side, `onEntry` gets each entry the tree now shows.
+ */
+async function walkInto(sides: readonly Side[], from: number, to: number, report: Reporter, onEntry?: (layer: number, e: MergedEntry) => void): Promise<void> {
   const layers = sides[0].layers;
   for (let i = from; i < to; i++) {
     throwIfAborted(report.signal);
@@ -176,7 +177,12 @@ async function walkInto(sides: readonly Side[], from: number, to: number, report
       for (const s of sides) report.problem(s.name, p.path, `layer ${i}: ${p.message}`);
     };
     for await (const e of walkLayer(layers[i], { signal: report.signal, onProblem })) {
-      for (const s of sides) s.apply(i, e);
+      if (onEntry) {
+        const shown = sides[0].tree.apply(i, e);
+        if (shown) onEntry(i, shown);
+      } else {
+        for (const s of sides) s.tree.apply(i, e);
+      }
     }
     report.walked();
   }
@@ -203,47 +209,91 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
     walked: () => options.onProgress?.({ phase: 'walk', done: ++walks, total: totalWalks }),
   };
   options.onProgress?.({ phase: 'walk', done: 0, total: totalWalks });
-  await walkInto([sideA, sideB], 0, shared, report);
-  await walkInto([sideA], shared, sideA.layers.length, report);
-  await walkInto([sideB], shared, sideB.layers.length, report);
-
   const ignored = ignoreMatcher(options.ignore ?? []);
-  const changes: FileChange[] = [];
-  const toCompare: Pair[] = [];
-  for (const ea of sideA.tree.each()) {
-    if (ignored(ea.path)) continue;
-    const eb = sideB.tree.get(ea.path);
-    if (!eb) {
-      const before = sideA.side(ea);
-      changes.push({ path: ea.path, change: 'removed', aspects: [], before, sizeDelta: 0 - before.size });
-    } else if (!(ea.layer === eb.layer && ea.layer < shared)) {
-      toCompare.push({ path: ea.path, before: sideA.side(ea), after: sideB.side(eb) });
-    }
-  }
-  for (const eb of sideB.tree.each()) {
-    if (ignored(eb.path) || sideA.tree.get(eb.path)) continue;
-    const after = sideB.side(eb);
-    changes.push({ path: eb.path, change: 'added', aspects: [], after, sizeDelta: after.size });
-  }
+  const quick = new ContentBatches<MergedEntry>(signal);
+  try {
+    await walkInto([sideA, sideB], 0, shared, report);
+    await walkInto([sideA], shared, sideA.layers.length, report);
+    // A's tree is final now, and so is every entry of B's top layer as it is walked: their
+    // same-size file pairs go to the byte comparers while this thread walks on.
+    const top = sideB.layers.length - 1;
+    const queued = new Set<MergedEntry>();
+    const early =
+      top >= shared
+        ? (layer: number, eb: MergedEntry) => {
+            if (layer !== top || eb.type !== 'file') return;
+            const ea = sideA.tree.get(eb.path);
+            if (ea && quickPair(quick, sideA.layers, sideB.layers, ea, eb) && !ignored(eb.path)) {
+              quick.add(eb, sideA.layers[ea.layer].dir, sideB.layers[layer].dir, eb.path, eb.size);
+              queued.add(eb);
+            }
+          }
+        : undefined;
+    await walkInto([sideB], shared, sideB.layers.length, report, early);
 
-  const xattrsOf = options.xattrs !== true ? undefined : await pairXattrs(toCompare, sideA.layers, sideB.layers, signal);
-  const contentCompared = await comparePairs(toCompare, sideA.layers, sideB.layers, xattrsOf, options, changes, problems);
-  options.onProgress?.({ phase: 'compare', done: toCompare.length, total: toCompare.length });
-  changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
-  return {
-    changes,
-    sharedLayers: shared,
-    entries: { a: sideA.tree.count, b: sideB.tree.count },
-    contentCompared,
-    sizeDelta: changes.reduce((s, c) => s + c.sizeDelta, 0),
-    problems,
-  };
+    const changes: FileChange[] = [];
+    const toCompare: Pair[] = [];
+    for (const ea of sideA.tree.each()) {
+      if (ignored(ea.path)) continue;
+      const eb = sideB.tree.get(ea.path);
+      if (!eb) {
+        const before = fileSide(ea);
+        changes.push({ path: ea.path, change: 'removed', aspects: [], before, sizeDelta: 0 - before.size });
+      } else if (!(ea.layer === eb.layer && ea.layer < shared)) {
+        toCompare.push({ path: ea.path, a: ea, b: eb });
+        if (!queued.has(eb) && quickPair(quick, sideA.layers, sideB.layers, ea, eb)) {
+          quick.add(eb, sideA.layers[ea.layer].dir, sideB.layers[eb.layer].dir, ea.path, ea.size);
+        }
+      }
+    }
+    for (const eb of sideB.tree.each()) {
+      if (ignored(eb.path) || sideA.tree.get(eb.path)) continue;
+      const after = fileSide(eb);
+      changes.push({ path: eb.path, change: 'added', aspects: [], after, sizeDelta: after.size });
+    }
+
+    const xattrs = options.xattrs !== true ? undefined : await pairXattrs(toCompare, sideA.layers, sideB.layers, signal);
+    options.onProgress?.({ phase: 'compare', done: 0, total: toCompare.length });
+    await quick.finish();
+    const contentCompared = await comparePairs(toCompare, sideA.layers, sideB.layers, quick, xattrs?.of, options, changes, problems);
+    options.onProgress?.({ phase: 'compare', done: toCompare.length, total: toCompare.length });
+    changes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    return {
+      changes,
+      sharedLayers: shared,
+      entries: { a: sideA.tree.count, b: sideB.tree.count },
+      contentCompared,
+      sizeDelta: changes.reduce((n, c) => n + c.sizeDelta, 0),
+      problems,
+      ...(xattrs ? { xattrs: xattrs.state } : {}),
+    };
+  } finally {
+    quick.close();
+  }
 }
 
+/**
+ * Whether a pair both sides have is for the quick byte comparers: two regular
+ * files of one size, outside archives, with a name that is its own bytes (one
+ * that is not valid UTF-8, byteNames.ts, takes the safe path).
+ */
+function quickPair(
+  quick: ContentBatches<MergedEntry>,
+  layersA: readonly LayerContent[],
+  layersB: readonly LayerContent[],
+  a: Pick<MergedEntry, 'path' | 'type' | 'size' | 'layer'>,
+  b: Pick<MergedEntry, 'type' | 'size' | 'layer'>,
+): boolean {
+  return (
+    a.type === 'file' && b.type === 'file' && a.size === b.size && quick.takes(a.size) && !layersA[a.layer].tar && !layersB[b.layer].tar && !hasMappedBytes(a.path)
+  );
+}
+
+/** A path both sides have: the two tree entries (FileSides are made only for the few that differ). */
 interface Pair {
   readonly path: string;
-  readonly before: FileSide;
-  readonly after: FileSide;
+  readonly a: MergedEntry;
+  readonly b: MergedEntry;
 }
 
 /**
@@ -255,6 +305,7 @@ async function comparePairs(
   toCompare: readonly Pair[],
   layersA: readonly LayerContent[],
   layersB: readonly LayerContent[],
+  quick: ContentBatches<MergedEntry>,
   xattrsOf: ((path: string, layer: number, side: 'a' | 'b') => string | undefined) | undefined,
   options: CompareOptions,
   changes: FileChange[],
@@ -262,46 +313,39 @@ async function comparePairs(
 ): Promise<number> {
   let contentCompared = 0;
   const content = new ContentComparer(options.signal);
-  try {
-    let slice = performance.now();
-    for (let n = 0; n < toCompare.length; n++) {
-      throwIfAborted(options.signal);
-      if ((n & 255) === 0) {
-        options.onProgress?.({ phase: 'compare', done: n, total: toCompare.length });
-        // Quick reads are synchronous: give the event loop a turn every ~8 ms, as the walk does.
-        if (performance.now() - slice > 8) {
-          await new Promise((r) => setImmediate(r));
-          slice = performance.now();
-        }
-      }
-      const { path, before, after } = toCompare[n];
-      const aspects = attributeAspects(before, after, options.ignoreMtime === true);
-      if (xattrsOf && xattrsOf(path, before.layer, 'a') !== xattrsOf(path, after.layer, 'b')) aspects.push('xattrs');
-      if (before.type === 'file' && after.type === 'file') {
-        if (before.size !== after.size) aspects.unshift('content');
-        else {
-          contentCompared++;
-          try {
-            if (!(await content.same(layersA[before.layer], layersB[after.layer], path, before.size))) aspects.unshift('content');
-          } catch (err) {
-            if (err instanceof LayerError && err.code === 'cancelled') throw err;
-            aspects.push('unreadable');
-            problems.push({ side: 'a', path, message: `the bytes could not be compared: ${(err as Error).message}` });
-          }
-        }
-      }
-      if (aspects.length) changes.push({ path, change: 'changed', aspects: order(aspects), before, after, sizeDelta: after.size - before.size });
+  const pacer = new Pacer(options.signal, 8);
+  for (let n = 0; n < toCompare.length; n++) {
+    if ((n & 255) === 0) {
+      options.onProgress?.({ phase: 'compare', done: n, total: toCompare.length });
+      if (pacer.due()) await pacer.pause();
     }
-  } finally {
-    content.close();
+    const { path, a: before, b: after } = toCompare[n];
+    const aspects = attributeAspects(before, after, options.ignoreMtime === true);
+    if (xattrsOf && xattrsOf(path, before.layer, 'a') !== xattrsOf(path, after.layer, 'b')) aspects.push('xattrs');
+    if (before.type === 'file' && after.type === 'file') {
+      if (before.size !== after.size) aspects.unshift('content');
+      else {
+        contentCompared++;
+        try {
+          const answer = quick.answer(after);
+          const same = answer === SAME || (answer !== DIFFERS && (await content.same(layersA[before.layer], layersB[after.layer], path)));
+          if (!same) aspects.unshift('content');
+        } catch (err) {
+          if (err instanceof LayerError && err.code === 'cancelled') throw err;
+          aspects.push('unreadable');
+          problems.push({ side: 'a', path, message: `the bytes could not be compared: ${(err as Error).message}` });
+        }
+      }
+    }
+    if (aspects.length) changes.push({ path, change: 'changed', aspects: order(aspects), before: fileSide(before), after: fileSide(after), sizeDelta: after.size - before.size });
   }
   return contentCompared;
 }
 
 /**
  * The extended attributes of every pair to compare, read in one getfattr
- * batch run (compareXattrs.ts); undefined when they cannot be read. The paths
- * were walked as real folders of their layers: getfattr -h reads them without
+ * batch run (compareXattrs.ts), and whether they could be. The paths were
+ * walked as real folders of their layers: getfattr -h reads them without
  * following the entry itself.
  */
 async function pairXattrs(
@@ -309,21 +353,28 @@ async function pairXattrs(
   layersA: readonly LayerContent[],
   layersB: readonly LayerContent[],
   signal?: AbortSignal,
-): Promise<((path: string, layer: number, side: 'a' | 'b') => string | undefined) | undefined> {
+): Promise<{ state: XattrsState; of?: (path: string, layer: number, side: 'a' | 'b') => string | undefined }> {
   const disk = (layers: readonly LayerContent[], layer: number, path: string) => (layers[layer].tar ? undefined : layers[layer].dir + path);
   const paths: string[] = [];
   for (const p of pairs) {
-    const [x, y] = [disk(layersA, p.before.layer, p.path), disk(layersB, p.after.layer, p.path)];
-    if (x !== undefined && y !== undefined) paths.push(x, y);
+    const [x, y] = [disk(layersA, p.a.layer, p.path), disk(layersB, p.b.layer, p.path)];
+    // getfattr takes string paths: a name that is not UTF-8 (byteNames.ts) is left out (its attributes unknown, never "changed").
+    if (x !== undefined && y !== undefined && !hasMappedBytes(p.path)) paths.push(x, y);
   }
-  if (paths.length === 0) return undefined;
+  if (paths.length === 0) {
+    // Nothing to read: still say whether attributes could have been (getfattr asked once, on one layer folder).
+    const dir = [...layersA, ...layersB].find((c) => !c.tar)?.dir;
+    if (dir === undefined) return { state: 'no-files' };
+    return { state: (await readXattrs([dir], signal)) ? 'compared' : 'no-getfattr' };
+  }
   const found = await readXattrs(paths, signal);
   throwIfAborted(signal);
-  if (!found) return undefined;
-  return (path, layer, side) => {
+  if (!found) return { state: 'no-getfattr' };
+  const of = (path: string, layer: number, side: 'a' | 'b') => {
     const d = disk(side === 'a' ? layersA : layersB, layer, path);
     return d === undefined ? undefined : found.get(d);
   };
+  return { state: 'compared', of };
 }
 
 const ASPECT_ORDER: readonly FileAspect[] = ['type', 'content', 'mode', 'owner', 'mtime', 'target', 'xattrs', 'unreadable'];

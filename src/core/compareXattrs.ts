@@ -10,6 +10,16 @@
  */
 import { execFile } from 'node:child_process';
 
+/** Whether a comparison's extended attributes were compared, or why not. */
+export type XattrsState = 'compared' | 'no-getfattr' | 'no-files';
+
+/** What the CLI and the Comparison view say of it, once (never per path). */
+export const XATTRS_NOTE: Record<XattrsState, string> = {
+  compared: 'extended attributes compared',
+  'no-getfattr': 'extended attributes not compared: getfattr is not installed (package attr)',
+  'no-files': 'extended attributes not compared: image archive layers have none to read',
+};
+
 /** Keeps each command line well under ARG_MAX. */
 const MAX_BATCH_CHARS = 64 * 1024;
 const OVERLAY_OWN = /^(trusted|user)\.overlay\./;

@@ -221,6 +221,10 @@ export interface MergedEntry extends PathEntry {
   readonly opaqueUnknown?: true;
   /** Not lstat()ed (a `stat: false` merge): size and mode are 0. */
   readonly statted?: false;
+  /** Owner and mtime as the providing layer's walk read them (undefined for a folder no walk gave itself, or not lstat()ed). */
+  readonly uid?: number;
+  readonly gid?: number;
+  readonly mtimeMs?: number;
 }
 
 type MutableMerged = { -readonly [K in keyof MergedEntry]: MergedEntry[K] } & { changedIn: number[] };
@@ -254,22 +258,25 @@ export class MergedTree extends PathTree<MergedEntry> {
   }
 
   protected implicitDir(path: string): MergedEntry {
-    return entryOf(path, 'dir', 0, 0, undefined, this.applying, 'modified', [this.applying], undefined, undefined);
+    return entryOf(path, 'dir', 0, 0, undefined, this.applying, 'modified', [this.applying], undefined, undefined, undefined);
   }
 
-  /** Applies one entry of layer `index`'s walk (layers are applied bottom to top). */
-  apply(index: number, e: LayerEntry): void {
+  /**
+   * Applies one entry of layer `index`'s walk (layers are applied bottom to
+   * top); returns the entry now visible at its path (undefined for a deletion).
+   */
+  apply(index: number, e: LayerEntry): MergedEntry | undefined {
     this.applying = index;
     if (e.status === 'deleted') {
       const old = this.remove(e.path);
       const history = old ? (old.changedIn as number[]) : this.graves.get(e.path);
       if (history && history[history.length - 1] !== index) history.push(index);
       this.graves.set(e.path, history ?? [index]);
-      return;
+      return undefined;
     }
     if (e.status === 'opaque') {
       this.clear(e.path);
-      if (e.path === '/') return;
+      if (e.path === '/') return undefined;
     }
     const children = this.folderOf(e.path);
     const name = nameOf(e.path);
@@ -285,9 +292,12 @@ export class MergedTree extends PathTree<MergedEntry> {
       old.status = e.status;
       old.opaqueUnknown = e.opaqueUnknown;
       old.statted = e.statted;
+      old.uid = e.uid;
+      old.gid = e.gid;
+      old.mtimeMs = e.mtimeMs;
       if (old.changedIn[old.changedIn.length - 1] !== index) old.changedIn.push(index);
       this.changed(old.size - before);
-      return;
+      return old;
     }
     let history = old ? old.changedIn : this.graves.get(e.path);
     if (history) {
@@ -296,7 +306,9 @@ export class MergedTree extends PathTree<MergedEntry> {
     } else {
       history = [index];
     }
-    this.put(children, name, entryOf(e.path, e.type, e.size, e.mode, e.target, index, e.status, history, e.opaqueUnknown, e.statted), old);
+    const made = entryOf(e.path, e.type, e.size, e.mode, e.target, index, e.status, history, e.opaqueUnknown, e.statted, e);
+    this.put(children, name, made, old);
+    return made;
   }
 }
 
@@ -312,8 +324,9 @@ function entryOf(
   changedIn: number[],
   opaqueUnknown: true | undefined,
   statted: false | undefined,
+  owner: Pick<LayerEntry, 'uid' | 'gid' | 'mtimeMs'> | undefined,
 ): MergedEntry {
-  return { path, type, size, mode, target, layer, status, changedIn, opaqueUnknown, statted };
+  return { path, type, size, mode, target, layer, status, changedIn, opaqueUnknown, statted, uid: owner?.uid, gid: owner?.gid, mtimeMs: owner?.mtimeMs };
 }
 
 /**

@@ -237,15 +237,15 @@ test('ContentComparer: bytes decide, small files and big ones, and a symlink on 
   const a = diffContent(build('cmp-a', { 'etc/same': 'abc', 'etc/other': 'abc', 'etc/empty': '', 'big/file': big + 'a' }), 'overlay');
   const b = diffContent(build('cmp-b', { 'etc/same': 'abc', 'etc/other': 'abd', 'etc/empty': '', 'big/file': big + 'b' }), 'overlay');
   const c = new ContentComparer();
-  assert.equal(await c.same(a, b, '/etc/same', 3), true);
-  assert.equal(await c.same(a, b, '/etc/other', 3), false, 'same size, other bytes');
-  assert.equal(await c.same(a, b, '/etc/empty', 0), true);
-  assert.equal(await c.same(a, b, '/big/file', big.length + 1), false, 'past the quick limit, streamed: the last byte differs');
-  assert.equal(await c.same(a, a, '/big/file', big.length + 1), true, 'the same file on both sides');
+  assert.equal(await c.same(a, b, '/etc/same'), true);
+  assert.equal(await c.same(a, b, '/etc/other'), false, 'same size, other bytes');
+  assert.equal(await c.same(a, b, '/etc/empty'), true);
+  assert.equal(await c.same(a, b, '/big/file'), false, 'streamed: the last byte differs');
+  assert.equal(await c.same(a, a, '/big/file'), true, 'the same file on both sides');
   // A layer whose /etc is a symlink to a folder outside it holding the same bytes: never read through.
   build('outside', { 'etc/same': 'abc' });
   const evil = diffContent(build('cmp-evil', { etc: { link: path.join(tmp, 'outside', 'etc') } }), 'overlay');
-  await assert.rejects(c.same(a, evil, '/etc/same', 3), /symbolic link/);
+  await assert.rejects(c.same(a, evil, '/etc/same'), /symbolic link/);
 });
 
 test('xattrs: a file whose only difference is an extended attribute is changed, "xattrs"', async (t) => {
@@ -259,6 +259,19 @@ test('xattrs: a file whose only difference is an extended attribute is changed, 
   const point = (name: string, dir: string) => ({ image: {} as Image, stepIndex: 0, layers: [layerOf(name, diffContent(dir, 'overlay'))], label: name });
   const r = await compareFiles(point('a', x), point('b', y), { ignoreMtime: true, xattrs: true });
   assert.deepEqual(lines(r.changes), ['/bin/tool changed xattrs']);
+  assert.equal(r.xattrs, 'compared');
   // Off by default (a getfattr run over every path costs about as much as the comparison).
-  assert.deepEqual(lines((await compareFiles(point('a', x), point('b', y), { ignoreMtime: true })).changes), []);
+  const off = await compareFiles(point('a', x), point('b', y), { ignoreMtime: true });
+  assert.deepEqual(lines(off.changes), []);
+  assert.equal(off.xattrs, undefined);
+  // Without getfattr the result says so, once, and no path is marked.
+  const pathBefore = process.env.PATH;
+  process.env.PATH = path.join(tmp, 'no-such-bin');
+  try {
+    const without = await compareFiles(point('a', x), point('b', y), { ignoreMtime: true, xattrs: true });
+    assert.equal(without.xattrs, 'no-getfattr');
+    assert.deepEqual(lines(without.changes), []);
+  } finally {
+    process.env.PATH = pathBefore;
+  }
 });
