@@ -3,10 +3,13 @@
  * Pick for the other side, the comparison run by the core with progress and
  * cancel, its files in the Comparison view, and the two config/history
  * documents side by side in the native diff editor (sorted keys, as Compare
- * with Selected shows them).
+ * with Selected shows them). With `dockerLayers.compare.xattrs` on, extended
+ * attributes are compared too, and the view says once whether they could be
+ * (getfattr missing, or only image archives, where there is nothing to read).
  */
 import * as vscode from 'vscode';
 import { compareFiles, comparePoint, type ComparePoint } from './core/compare';
+import { XATTRS_NOTE } from './core/compareXattrs';
 import { LayerError } from './core/errors';
 import { shortStep, truncate } from './core/format';
 import { shortId, type Image } from './core/model';
@@ -17,7 +20,7 @@ import { registerLayerFileDecorations } from './layerFileDecorations';
 import { imageByKey, imageName, stepOfArg } from './layerTargets';
 import { jsonDocUri } from './layerUri';
 import { log, reportErrors } from './log';
-import { SECTION } from './settings';
+import { compareXattrs, userSetting } from './settings';
 import type { StoreService } from './storeService';
 
 /**
@@ -25,8 +28,7 @@ import type { StoreService } from './storeService';
  * workspace must not be able to hide files from a comparison of evidence.
  */
 export function compareIgnore(): string[] {
-  const inspected = vscode.workspace.getConfiguration(SECTION).inspect<unknown>('compare.ignore');
-  const value = inspected?.globalValue ?? inspected?.defaultValue ?? [];
+  const value = userSetting('compare.ignore') ?? [];
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string' && v.trim() !== '') : [];
 }
 
@@ -142,15 +144,17 @@ export function registerComparison(context: vscode.ExtensionContext, service: St
   const run = async (a: ComparePoint, b: ComparePoint): Promise<Comparison | undefined> => {
     const generation = storeGeneration;
     const ignore = compareIgnore();
+    const xattrs = compareXattrs();
     const result = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Comparing ${a.label} ↔ ${b.label}`, cancellable: true },
-      (progress, token) => {
+      async (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
         let last = 0;
         return compareFiles(a, b, {
           signal: controller.signal,
           ignore,
+          xattrs,
           onProgress: (p) => {
             if (Date.now() - last < 200) return;
             last = Date.now();
@@ -167,7 +171,7 @@ export function registerComparison(context: vscode.ExtensionContext, service: St
     for (const p of result.problems) log().warn(`compare ${p.side === 'a' ? a.label : b.label}: ${p.path}: ${p.message}`);
     provider.show(comparison);
     await vscode.commands.executeCommand('setContext', HAS_COMPARISON, true);
-    view.message = summary(comparison) + (ignore.length ? ` · ignoring ${ignore.join(', ')}` : '');
+    view.message = summary(comparison) + (ignore.length ? ` · ignoring ${ignore.join(', ')}` : '') + (result.xattrs ? ` · ${XATTRS_NOTE[result.xattrs]}` : '');
     view.title = `Comparison: ${a.label} ↔ ${b.label}`;
     await vscode.commands.executeCommand(`${COMPARISON_VIEW}.focus`);
     await openConfigDiff(comparison);

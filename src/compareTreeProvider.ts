@@ -11,6 +11,7 @@
  * so that these badges never mix with the Layer Files view's.
  */
 import * as vscode from 'vscode';
+import { displayName } from './core/byteNames';
 import { describeChange, type ComparePoint, type CompareResult, type FileChange } from './core/compare';
 import { nameOf, parentOf } from './core/layerStack';
 import { Disposable } from './dispose';
@@ -26,6 +27,7 @@ const EXPAND_UP_TO = 200;
 export interface Comparison {
   readonly a: ComparePoint;
   readonly b: ComparePoint;
+  /** Its `xattrs` says whether extended attributes were compared, when `dockerLayers.compare.xattrs` asked for them. */
   readonly result: CompareResult;
 }
 
@@ -107,7 +109,7 @@ export class ComparisonTreeProvider extends Disposable implements vscode.TreeDat
       : result.changes.length <= EXPAND_UP_TO
         ? vscode.TreeItemCollapsibleState.Expanded
         : vscode.TreeItemCollapsibleState.Collapsed;
-    const item = new vscode.TreeItem(nameOf(node.path), state);
+    const item = new vscode.TreeItem(displayName(nameOf(node.path)), state);
     item.id = node.path;
     if (node.kind === 'folder') {
       item.resourceUri = sideUri(b, node.path);
@@ -121,7 +123,8 @@ export class ComparisonTreeProvider extends Disposable implements vscode.TreeDat
     item.resourceUri = sideUri(side, c.path).with({ fragment: FRAGMENT });
     item.iconPath = type === 'dir' ? vscode.ThemeIcon.Folder : vscode.ThemeIcon.File;
     item.description = c.change === 'changed' ? describeChange(c) : `${c.change}: ${describeChange(c)}`;
-    item.tooltip = `${c.path}\n${item.description}\n${a.label} → ${b.label}`;
+    const xattrs = c.aspects.includes('xattrs') ? '\nxattrs: the extended attributes differ (getfattr; overlayfs’ own left out)' : '';
+    item.tooltip = `${displayName(c.path)}\n${item.description}${xattrs}\n${a.label} → ${b.label}`;
     item.contextValue = `compare.${c.change}.${type}`;
     if (type !== 'dir') item.command = { command: OPEN_COMPARED_FILE, title: 'Open', arguments: [node] };
     return item;

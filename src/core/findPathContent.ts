@@ -83,12 +83,10 @@ export class ContentHashes {
       return hit.sha256;
     }
     const t0 = performance.now();
-    const read = await readLayerFile(content, imagePath, { maxBytes: Number.MAX_SAFE_INTEGER, signal });
-    if (read.kind !== 'file') throw new LayerError('unsupported', `${imagePath} is not a regular file of this layer`, imagePath);
-    const sha256 = createHash('sha256').update(read.data).digest('hex');
+    const { sha256, bytes } = await hashArchiveFile(content, imagePath, signal);
     this.cost.ms += performance.now() - t0;
     this.cost.files++;
-    this.cost.bytes += read.data.length;
+    this.cost.bytes += bytes;
     layer.files.set(imagePath, { ino: 0, size, mtimeMs, sha256 });
     return sha256;
   }
@@ -104,16 +102,33 @@ export class ContentHashes {
 }
 
 /**
+ * The sha256 (hex) of one regular file of a layer, read exactly as a content
+ * search reads it (never through a symlink; from the blob for an archive
+ * layer): the digest "Find Files with the Same Content" then searches for.
+ * Throws LayerError (`unsupported` for anything but a regular file).
+ */
+export async function layerFileSha256(content: LayerContent, imagePath: string, signal?: AbortSignal): Promise<string> {
+  return content.tar ? (await hashArchiveFile(content, imagePath, signal)).sha256 : hashFile(content, imagePath, undefined, signal);
+}
+
+/** A regular file of an archive layer, read whole from the blob (nothing extracted), and its digest. */
+async function hashArchiveFile(content: LayerContent, imagePath: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+  const read = await readLayerFile(content, imagePath, { maxBytes: Number.MAX_SAFE_INTEGER, signal });
+  if (read.kind !== 'file') throw new LayerError('unsupported', `${imagePath} is not a regular file of this layer`, imagePath);
+  return { sha256: createHash('sha256').update(read.data).digest('hex'), bytes: read.data.length };
+}
+
+/**
  * Streams the file through compareContent.ts's openLayerFile: resolved
  * component by component without following a symlink (nothing about its
  * folders is cached, so a folder swapped for a symlink since an earlier
  * search is refused), opened O_NOFOLLOW and checked to be the inode resolved,
- * which must also be the one lstat()ed as `st`.
+ * which must also be the one lstat()ed as `st` when the caller has one.
  */
-async function hashFile(content: LayerContent, imagePath: string, st: fs.Stats, signal?: AbortSignal): Promise<string> {
+async function hashFile(content: LayerContent, imagePath: string, st: fs.Stats | undefined, signal?: AbortSignal): Promise<string> {
   const { handle, st: fst } = await openLayerFile(content, imagePath, signal);
   try {
-    if (fst.ino !== st.ino || fst.dev !== st.dev) throw new LayerError('io', `${imagePath} changed while it was opened: not read`, imagePath);
+    if (st && (fst.ino !== st.ino || fst.dev !== st.dev)) throw new LayerError('io', `${imagePath} changed while it was opened: not read`, imagePath);
     const hash = createHash('sha256');
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, fst.size)));
     for (;;) {

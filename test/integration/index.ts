@@ -18,7 +18,9 @@ import './trust.test';
 import './permission.test';
 import './hostile.test';
 import './compare.test';
+import './compareXattrs.test';
 import './findPath.test';
+import './findPathContent.test';
 import './archives.test';
 import './rawNames.test';
 
