@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Store } from '../../src/core/store';
 import type { ExtensionApi } from '../../src/extension';
 import type { TreeNode } from '../../src/imagesTreeProvider';
+import type { HostileManifest } from '../unit/support/hostile';
 
 export const EXTENSION_ID = 'docker-layer-explorer.docker-layer-explorer';
 
@@ -24,6 +25,23 @@ export interface TestRoots {
 }
 
 export const testRoots: TestRoots = JSON.parse(process.env.DLE_TEST_ROOTS ?? '{}');
+
+/**
+ * Roots that scripts/testIntegration.mjs, as root, fingerprinted before this host
+ * started and compares after it stops (DLE_ROOT_SIDE_FINGERPRINTS): a host run as
+ * another user cannot read all of a root, so it cannot take the read-only check itself.
+ */
+export const rootSideFingerprints: ReadonlySet<string> = new Set(JSON.parse(process.env.DLE_ROOT_SIDE_FINGERPRINTS ?? '[]') as string[]);
+
+/** The hostile corpus's manifest (test/fixtures/makeHostile.mjs), or why there is none; never throws. */
+export function readHostileManifest(): HostileManifest | string {
+  if (!testRoots.hostile) return 'the corpus was not made: node test/fixtures/makeHostile.mjs .cache/hostile (as root)';
+  try {
+    return JSON.parse(readFileSync(path.join(testRoots.hostile, 'manifest.json'), 'utf8')) as HostileManifest;
+  } catch (err) {
+    return `the corpus in ${testRoots.hostile} cannot be read (being made again?): ${(err as Error).message}`;
+  }
+}
 
 export async function api(): Promise<ExtensionApi> {
   const ext = vscode.extensions.getExtension<ExtensionApi>(EXTENSION_ID);

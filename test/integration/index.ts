@@ -17,6 +17,8 @@ import './webviewSafety.test';
 import './trust.test';
 import './permission.test';
 import './hostile.test';
+import './hostileUnreadable.test';
+import './hostileLayerRemoved.test';
 import './compare.test';
 import './compareXattrs.test';
 import './findPath.test';

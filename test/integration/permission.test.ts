@@ -7,7 +7,8 @@
  *
  *   node scripts/testIntegration.mjs --user nobody --grep Permission
  *
- * (as root; `npm test` does this after the main run). Then: the welcome view
+ * (as root; `npm test` does this after the main run, with the hostile cases made
+ * for that user: hostileUnreadable.test.ts). Then: the welcome view
  * explains the case and offers the ways out, its buttons work, and the CLI
  * says the same.
  */
