@@ -39,6 +39,7 @@ import { Store } from '../src/core/store';
 import { benchFindPath } from './benchFindPath';
 import { benchPathHistory } from './benchPathHistory';
 import { benchEfficiency } from './benchEfficiency';
+import { median, ms, printTable, round, runsText, type Row } from './benchRows';
 import { makeSyntheticRoot, type SyntheticRoot } from './makeSyntheticRoot';
 
 const TARGETS = { loadMs: 300, first1000Ms: 100, walkVsFind: 1.5, diffMs: 50, rssMb: 200, generateS: 30, mergedVsWalk: 1.5, compareVsWalk: 2 } as const;
@@ -65,16 +66,9 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 const MANIFEST = 'manifest.json';
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 /** Peak resident set of this process so far (maxRSS is in KB on Linux). */
 const maxRssMb = () => process.resourceUsage().maxRSS / 1024;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
-const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 2 : 1)} ms` : 'n/a');
-const runsText = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
 
 /** Child mode: write the root into `dir/root` and its manifest next to it. */
 async function generateOnly(dir: string): Promise<void> {
@@ -137,24 +131,6 @@ function findOnce(dir: string, format = ''): number {
   const t = performance.now() - t0;
   if (r.status !== 0) throw new Error(`find ${dir} failed (status ${r.status ?? r.signal}${r.error ? `: ${r.error.message}` : ''})`);
   return t;
-}
-
-interface Row {
-  metric: string;
-  measured: string;
-  target: string;
-  pass: boolean | undefined;
-  detail: string;
-}
-
-function printTable(rows: Row[]): void {
-  const cells = rows.map((r) => [r.metric, r.measured, r.target, r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS', r.detail]);
-  const head = ['metric', 'measured', 'target', 'result', 'detail'];
-  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
-  const line = (row: string[]) => row.map((x, c) => (c === 4 ? x : x.padEnd(widths[c]))).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w, c) => '-'.repeat(c === 4 ? Math.min(w, 40) : w)).join('  '));
-  for (const row of cells) console.log(line(row));
 }
 
 async function bench(args: Args): Promise<number> {
@@ -335,7 +311,6 @@ async function bench(args: Args): Promise<number> {
       console.log(`note: load average ${os.loadavg()[0].toFixed(1)} on ${cores} cores: other work competes for the CPU; wall times are inflated`);
     }
 
-    const round = (x: number) => Math.round(x * 100) / 100;
     const result = {
       node: process.version,
       cpus: os.cpus().length,
@@ -446,7 +421,7 @@ async function benchCompare(store: Store, made: SyntheticRoot, big: LayerContent
     pass,
     detail: `compare ${ms(compareMs)} (runs ${runsText(compareRuns)} ms; ${found.changed} changed, ${found.removed} removed, ${found.added} added; ${result!.contentCompared} files compared byte by byte; ${result!.sharedLayers} shared layers); walk both ${ms(walkMs)} (runs ${runsText(walkRuns)} ms)`,
   };
-  const round = (x: number) => Math.round(x * 10) / 10;
-  const json = { medianMs: round(compareMs), runsMs: compareRuns.map(round), walkBothMs: round(walkMs), ...found, contentCompared: result!.contentCompared, ratio: round(ratio), ratioTarget: TARGETS.compareVsWalk, pass };
+  const tenths = (x: number) => Math.round(x * 10) / 10;
+  const json = { medianMs: tenths(compareMs), runsMs: compareRuns.map(tenths), walkBothMs: tenths(walkMs), ...found, contentCompared: result!.contentCompared, ratio: tenths(ratio), ratioTarget: TARGETS.compareVsWalk, pass };
   return { row, json };
 }

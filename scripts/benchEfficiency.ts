@@ -8,12 +8,9 @@
 import { efficiency } from '../src/core/efficiency';
 import { walkLayer } from '../src/core/layerWalk';
 import type { LayerContent } from '../src/core/model';
+import { median, ms, ratioRow, round, runsText } from './benchRows';
 
 const TARGET = 1.5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
-const runs = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
-const round = (x: number) => Math.round(x * 100) / 100;
 
 async function walkAlone(content: LayerContent): Promise<number> {
   const t0 = performance.now();
@@ -46,13 +43,12 @@ export async function benchEfficiency(stack: readonly LayerContent[], big: Layer
   const aloneMs = median(alone);
   const ratio = effMs / aloneMs;
   const rows = [
-    {
-      metric: 'efficiency (dive) / walk alone',
-      measured: `${ratio.toFixed(2)}×`,
-      target: `≤ ${TARGET}×`,
-      pass: ratio <= TARGET,
-      detail: `efficiency over ${stack.length} layers ${ms(effMs)} (runs ${runs(timed)} ms; ${leaves} leaves, ${offenders} offenders, ~${heapMb.toFixed(0)} MB heap held at the end); walk stat:true alone ${ms(aloneMs)} (runs ${runs(alone)} ms)`,
-    },
+    ratioRow(
+      'efficiency (dive) / walk alone',
+      ratio,
+      TARGET,
+      `efficiency over ${stack.length} layers ${ms(effMs)} (runs ${runsText(timed)} ms; ${leaves} leaves, ${offenders} offenders, ~${heapMb.toFixed(0)} MB heap held at the end); walk stat:true alone ${ms(aloneMs)} (runs ${runsText(alone)} ms)`,
+    ),
   ];
   const json = { layers: stack.length, leaves, offenders, medianMs: round(effMs), runsMs: timed.map(round), walkAloneMs: round(aloneMs), ratio: round(ratio), ratioTarget: TARGET, pass: ratio <= TARGET };
   return { rows, json };

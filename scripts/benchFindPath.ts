@@ -12,12 +12,9 @@
 import { spawnSync } from 'node:child_process';
 import { findPath, parsePathPattern, type PathPattern } from '../src/core/findPath';
 import type { Store } from '../src/core/store';
+import { median, ms, ratioRow, round, runsText, type Row } from './benchRows';
 
 const TARGETS = { firstHitMs: 200, searchVsFind: 1.5 } as const;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const ms = (x: number) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 2 : 1)} ms` : 'n/a');
-const runs = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
-const round = (x: number) => Math.round(x * 100) / 100;
 
 interface SearchRun {
   firstMs: number;
@@ -70,10 +67,10 @@ export async function benchFindPath(store: Store, gc: () => void) {
   const s = searches[searches.length - 1];
   const g = scoped[scoped.length - 1];
   const scopedMs = median(scoped.map((x) => x.fullMs));
-  const rows = [
-    { metric: 'find path: first hit', measured: ms(firstMs), target: `≤ ${TARGETS.firstHitMs} ms`, pass: firstMs <= TARGETS.firstHitMs, detail: `runs ${runs(searches.map((x) => x.firstMs))} ms; substring "link-" over ${dirs.length} layers` },
-    { metric: 'find path: search / find', measured: `${ratio.toFixed(2)}×`, target: `≤ ${TARGETS.searchVsFind}×`, pass: ratio <= TARGETS.searchVsFind, detail: `search ${ms(fullMs)} (runs ${runs(searches.map((x) => x.fullMs))} ms; ${s.hits} hits, ${s.entries} entries, ${s.skipped} empty layers skipped); find -files0-from ${ms(findMs)} (runs ${runs(finds)} ms)` },
-    { metric: 'find path: glob in a folder', measured: ms(scopedMs), target: 'reference', pass: undefined, detail: `"/usr/lib/a0/**/link-*": runs ${runs(scoped.map((x) => x.fullMs))} ms; ${g.hits} hits, ${g.entries} entries walked, ${g.skipped} layers without the folder` },
+  const rows: Row[] = [
+    { metric: 'find path: first hit', measured: ms(firstMs), target: `≤ ${TARGETS.firstHitMs} ms`, pass: firstMs <= TARGETS.firstHitMs, detail: `runs ${runsText(searches.map((x) => x.firstMs))} ms; substring "link-" over ${dirs.length} layers` },
+    ratioRow('find path: search / find', ratio, TARGETS.searchVsFind, `search ${ms(fullMs)} (runs ${runsText(searches.map((x) => x.fullMs))} ms; ${s.hits} hits, ${s.entries} entries, ${s.skipped} empty layers skipped); find -files0-from ${ms(findMs)} (runs ${runsText(finds)} ms)`),
+    { metric: 'find path: glob in a folder', measured: ms(scopedMs), target: 'reference', pass: undefined, detail: `"/usr/lib/a0/**/link-*": runs ${runsText(scoped.map((x) => x.fullMs))} ms; ${g.hits} hits, ${g.entries} entries walked, ${g.skipped} layers without the folder` },
   ];
   const json = {
     layers: dirs.length,

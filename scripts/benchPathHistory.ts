@@ -9,12 +9,9 @@
 import { walkLayer } from '../src/core/layerWalk';
 import type { LayerContent } from '../src/core/model';
 import { pathHistory } from '../src/core/pathHistory';
+import { median, ms, ratioRow, round, runsText } from './benchRows';
 
 const TARGET = 1.5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
-const runs = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
-const round = (x: number) => Math.round(x * 100) / 100;
 
 /** Walks `content` (stat: false); returns the time and the last path. */
 async function walkAlone(content: LayerContent): Promise<{ ms: number; last: string }> {
@@ -44,8 +41,8 @@ export async function benchPathHistory(stack: readonly LayerContent[], big: Laye
   const [historyMs, aloneMs] = [median(history), median(alone)];
   const ratio = historyMs / aloneMs;
   const pass = ratio <= TARGET;
-  const detail = `history of ${last} over ${stack.length} layers ${ms(historyMs)} (runs ${runs(history)} ms; ${versions} versions); walk stat:false alone ${ms(aloneMs)} (runs ${runs(alone)} ms)`;
-  const rows = [{ metric: 'path history (last path) / walk alone', measured: `${ratio.toFixed(2)}×`, target: `≤ ${TARGET}×`, pass, detail }];
+  const detail = `history of ${last} over ${stack.length} layers ${ms(historyMs)} (runs ${runsText(history)} ms; ${versions} versions); walk stat:false alone ${ms(aloneMs)} (runs ${runsText(alone)} ms)`;
+  const rows = [ratioRow('path history (last path) / walk alone', ratio, TARGET, detail)];
   const json = { path: last, layers: stack.length, versions, medianMs: round(historyMs), runsMs: history.map(round), walkAloneMs: round(aloneMs), ratio: round(ratio), ratioTarget: TARGET, pass };
   return { rows, json };
 }

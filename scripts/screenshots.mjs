@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { REPO } from './vscodeHost.mjs';
+import { REPO, removeOnExit } from './vscodeHost.mjs';
 import { withWorkbench } from './screenshot.mjs';
 
 const require = createRequire(import.meta.url);
@@ -43,10 +43,20 @@ async function dragPaneSash(page, index, dy) {
 const wanted = process.argv.slice(2);
 const want = (name) => wanted.length === 0 || wanted.includes(name);
 
-const sample = await ensureSampleRoot(path.join(REPO, 'media', 'sample-root.tar.gz'), mkdtempSync(path.join(os.tmpdir(), 'dle-shots-')));
+// The sample root is unpacked into a folder of this run, removed when it ends (however it ends).
+const unpacked = mkdtempSync(path.join(os.tmpdir(), 'dle-shots-'));
+removeOnExit(unpacked);
+const sample = await ensureSampleRoot(path.join(REPO, 'media', 'sample-root.tar.gz'), unpacked);
+/** The user settings of the shots on the shipped sample root. */
+const sampleSettings = { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' };
 
-if (want('tree')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
+/** Opens the Docker Layers view container from the activity bar. */
+async function showDockerLayers(page) {
   await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+}
+
+if (want('tree')) await withWorkbench({ settings: sampleSettings }, async (page) => {
+  await showDockerLayers(page);
   await widenSideBar(page, 720);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/app:1.0' }).first().waitFor({ timeout: 30_000 });
@@ -57,14 +67,13 @@ if (want('tree')) await withWorkbench({ settings: { 'dockerLayers.roots': [sampl
   // Hover a RUN-less metadata step so the tooltip with the full command shows.
   await rows.filter({ hasText: 'LABEL' }).last().hover();
   await page.waitForTimeout(1500);
-  await page.screenshot({ path: out('tree.png') });
-  console.log(`wrote ${out('tree.png')}`);
+  await shoot(page, 'tree');
 });
 
 // The Layer JSON editor: the LABEL step of sample/app:1.0, its changes from the ENV step below
 // highlighted (only changes shown), the second change focused. A click on the step row opens it.
-if (want('layer-json')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+if (want('layer-json')) await withWorkbench({ settings: sampleSettings }, async (page) => {
+  await showDockerLayers(page);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/app:1.0' }).first().waitFor({ timeout: 30_000 });
   await rows.filter({ hasText: 'sample/app:1.0' }).first().click();
@@ -79,8 +88,7 @@ if (want('layer-json')) await withWorkbench({ settings: { 'dockerLayers.roots': 
   await frame.waitForSelector('.row.current');
   await page.mouse.move(0, 0);
   await page.waitForTimeout(600);
-  await page.screenshot({ path: out('layer-json.png') });
-  console.log(`wrote ${out('layer-json.png')}`);
+  await shoot(page, 'layer-json');
 });
 
 /** The inner frame of the visible webview of an extension (code-server: pre/index.html > pre/fake.html). */
@@ -97,8 +105,8 @@ async function webviewFrame(page, extension, timeout = 30_000) {
 
 // Compare with Parent on a LABEL step: the native diff editor over two read-only
 // docker-layer: documents (sorted keys, so only what the step changed differs).
-if (want('compare')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+if (want('compare')) await withWorkbench({ settings: sampleSettings }, async (page) => {
+  await showDockerLayers(page);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/app:1.0' }).first().waitFor({ timeout: 30_000 });
   await rows.filter({ hasText: 'sample/app:1.0' }).first().click();
@@ -109,15 +117,14 @@ if (want('compare')) await withWorkbench({ settings: { 'dockerLayers.roots': [sa
   await page.waitForSelector('.monaco-diff-editor .line-insert', { timeout: 30_000 });
   await page.mouse.move(5, 5); // no hover highlight or tooltip over the picture
   await page.waitForTimeout(1000);
-  await page.screenshot({ path: out('compare.png') });
-  console.log(`wrote ${out('compare.png')}`);
+  await shoot(page, 'compare');
 });
 
 // The Layer Files view: sample/base:1's whiteout step ("ADD changes.tar", aufs whiteouts) listed
 // with its badges (A added, M modified, D deleted) under the Images view. A click on the step
 // selects it (the files follow the selection) and opens its JSON, which the picture leaves out.
-if (want('layer-files')) await withWorkbench({ settings: { 'dockerLayers.roots': [sample], 'workbench.colorTheme': 'Default Dark Modern' } }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+if (want('layer-files')) await withWorkbench({ settings: sampleSettings }, async (page) => {
+  await showDockerLayers(page);
   await widenSideBar(page, 880);
   const rows = page.locator('.part.sidebar .monaco-list-row');
   await rows.filter({ hasText: 'sample/base:1' }).first().waitFor({ timeout: 30_000 });
@@ -132,10 +139,7 @@ if (want('layer-files')) await withWorkbench({ settings: { 'dockerLayers.roots':
   const side = await page.locator('.part.sidebar').boundingBox();
   await page.mouse.move(side ? side.x + 300 : 300, 320); // an empty part of the Images view: no hover highlight, no tooltip
   await page.waitForTimeout(400);
-  // The activity bar and the side bar only.
-  const clip = side ? { x: 0, y: side.y, width: Math.ceil(side.x + side.width + 1), height: 900 - side.y } : undefined;
-  await page.screenshot({ path: out('layer-files.png'), clip });
-  console.log(`wrote ${out('layer-files.png')}`);
+  await shoot(page, 'layer-files', await sideBarClip(page));
 });
 
 // The shots below read the project's own overlay2 root (images whose differences and waste are
@@ -196,9 +200,24 @@ async function quickInputClip(page) {
   return { x, y: 0, width: Math.ceil(box.width + 96), height: Math.ceil(box.y + box.height + 48) };
 }
 
+/** Writes docs/images/<name>.png: the whole page, or `clip` of it. */
 async function shoot(page, name, clip) {
   await page.screenshot({ path: out(`${name}.png`), clip });
   console.log(`wrote ${out(`${name}.png`)}`);
+}
+
+/** Once the overlay2 root is read (dle/waste:1 listed), closes the side bar: the Quick Pick is the picture; the tree behind it would be cut. */
+async function paletteWithoutSideBar(page) {
+  await showDockerLayers(page);
+  await pane(page, 'Images').locator('.monaco-list-row', { hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
+  await runCommand(page, 'View: Close Primary Side Bar');
+}
+
+/** The Quick Pick shot: the pointer moved off it (no hover highlight), then its clip. */
+async function shootQuickInput(page, name) {
+  await page.mouse.move(1300, 860);
+  await page.waitForTimeout(1000);
+  await shoot(page, name, await quickInputClip(page));
 }
 
 // Compare Image with… from dle/cmp:a's context menu, dle/cmp:b chosen in the Quick Pick: the
@@ -206,7 +225,7 @@ async function shoot(page, name, clip) {
 // click on /cmp/file.txt opens it in the diff editor (same size, other bytes). Side by side even
 // where the editor is under 900 px wide.
 if (want('comparison')) await withWorkbench({ settings: overlay2Settings({ 'diffEditor.useInlineViewWhenSpaceIsLimited': false }) }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await showDockerLayers(page);
   await widenSideBar(page, 620);
   const images = pane(page, 'Images').locator('.monaco-list-row');
   const cmpA = images.filter({ hasText: 'dle/cmp:a' }).first();
@@ -236,7 +255,7 @@ if (want('comparison')) await withWorkbench({ settings: overlay2Settings({ 'diff
 // computed in the background): the Wasted Space view with the summary and /waste/big, opened on
 // its three copies (100 kB, 50 kB, then the deletion).
 if (want('wasted-space')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await showDockerLayers(page);
   await widenSideBar(page, 800);
   const images = pane(page, 'Images').locator('.monaco-list-row');
   const waste = images.filter({ hasText: 'dle/waste:1' }).first();
@@ -259,24 +278,18 @@ if (want('wasted-space')) await withWorkbench({ settings: overlay2Settings() }, 
 // Find Path in Images… from the palette, /data/keep.txt typed: its three hits (added by dle/base:1's
 // COPY, modified by dle/app's RUN, and by the container dle-ctr), each with its images and step.
 if (want('find-path')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
-  await pane(page, 'Images').locator('.monaco-list-row', { hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
-  await runCommand(page, 'View: Close Primary Side Bar'); // the Quick Pick is the picture; the tree behind it would be cut
+  await paletteWithoutSideBar(page);
   await runCommand(page, 'Docker Layers: Find Path in Images…');
   await page.locator('.quick-input-title', { hasText: 'Find Path in Images' }).waitFor({ timeout: 15_000 });
   await page.keyboard.type('/data/keep.txt');
   await page.locator('.quick-input-title', { hasText: /keep\.txt: 3 hits, .* searched/ }).waitFor({ timeout: 60_000 });
-  await page.mouse.move(1300, 860);
-  await page.waitForTimeout(1000);
-  await shoot(page, 'find-path', await quickInputClip(page));
+  await shootQuickInput(page, 'find-path');
 });
 
 // Show Path History… from the palette: dle/waste:1, then /waste/big: the Quick Pick of its three
 // versions (added in step 5, rewritten in step 6, deleted in step 7), each with its command.
 if (want('path-history')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
-  await pane(page, 'Images').locator('.monaco-list-row', { hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
-  await runCommand(page, 'View: Close Primary Side Bar'); // the Quick Pick is the picture; the tree behind it would be cut
+  await paletteWithoutSideBar(page);
   await runCommand(page, 'Docker Layers: Show Path History…');
   await page.locator('.quick-input-title', { hasText: 'Path History: which image?' }).waitFor({ timeout: 15_000 });
   await page.keyboard.type('dle/waste:1');
@@ -287,9 +300,7 @@ if (want('path-history')) await withWorkbench({ settings: overlay2Settings() }, 
   await page.keyboard.press('Enter');
   await page.locator('.quick-input-title', { hasText: 'History of /waste/big: 3 versions' }).waitFor({ timeout: 60_000 });
   await noToasts(page);
-  await page.mouse.move(1300, 860);
-  await page.waitForTimeout(1000);
-  await shoot(page, 'path-history', await quickInputClip(page));
+  await shootQuickInput(page, 'path-history');
 });
 
 // Open Image Archive… from the palette, the archive's path typed into the open dialog: dive's test
@@ -300,7 +311,7 @@ if (want('archive')) await withWorkbench({ settings: overlay2Settings() }, async
   const dive = existsSync(DIVE_TAR);
   const archive = dive ? DIVE_TAR : path.join(REPO, '.cache', 'roots', 'save-docker20.tar');
   if (!existsSync(archive)) throw new Error(`${archive} is missing: run test/fixtures/makeRoots.sh (as root) first`);
-  await page.click('.part.activitybar .action-label[aria-label="Docker Layers"]', { timeout: 30_000 });
+  await showDockerLayers(page);
   await widenSideBar(page, 880);
   const images = pane(page, 'Images').locator('.monaco-list-row');
   await images.filter({ hasText: 'dle/waste:1' }).first().waitFor({ timeout: 30_000 });
