@@ -15,7 +15,8 @@
 import * as fs from 'node:fs';
 import { diskPath } from './byteNames';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
-import { layerPathSegments, readLayerFile, resolveIn } from './layerFiles';
+import { layerPathSegments, resolveIn } from './layerFiles';
+import { readTarFileChunks } from './tar/tarLayer';
 import type { LayerContent } from './model';
 
 const CHUNK = 256 * 1024;
@@ -41,6 +42,65 @@ export async function openLayerFile(content: LayerContent, entryPath: string, si
     throw new LayerError('io', `${entryPath} changed while it was opened: not read`, entryPath);
   }
   return { handle, st };
+}
+
+/**
+ * The bytes of one regular file of a layer, in chunks: from its archive's blob
+ * (any size, never held whole), or from disk through openLayerFile.
+ */
+export async function* layerFileChunks(content: LayerContent, entryPath: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  if (content.tar) {
+    yield* readTarFileChunks(content, entryPath, signal);
+    return;
+  }
+  const { handle } = await openLayerFile(content, entryPath, signal);
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let off = 0; ; ) {
+      throwIfAborted(signal);
+      const { bytesRead } = await handle.read(buf, 0, CHUNK, off).catch((err: unknown) => {
+        throw fromFsError(err, entryPath);
+      });
+      if (bytesRead === 0) return;
+      off += bytesRead;
+      // A copy: the buffer is read into again while the caller still holds the chunk.
+      yield Buffer.from(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether two chunk streams hold the same bytes; chunk boundaries may differ. Both are closed when it returns. */
+async function sameChunks(a: AsyncGenerator<Buffer>, b: AsyncGenerator<Buffer>): Promise<boolean> {
+  let x: Buffer = Buffer.alloc(0);
+  let y: Buffer = Buffer.alloc(0);
+  let doneA = false;
+  let doneB = false;
+  try {
+    for (;;) {
+      if (x.length === 0 && !doneA) {
+        const r = await a.next();
+        if (r.done) doneA = true;
+        else x = r.value;
+        continue;
+      }
+      if (y.length === 0 && !doneB) {
+        const r = await b.next();
+        if (r.done) doneB = true;
+        else y = r.value;
+        continue;
+      }
+      // An empty side has ended: equal only if the other has too.
+      if (x.length === 0 || y.length === 0) return x.length === y.length;
+      const n = Math.min(x.length, y.length);
+      if (x.compare(y, 0, n, 0, n) !== 0) return false;
+      x = x.subarray(n);
+      y = y.subarray(n);
+    }
+  } finally {
+    await Promise.all([a.return(undefined), b.return(undefined)]);
+  }
 }
 
 /**
@@ -89,10 +149,8 @@ export class ContentComparer {
     return streamedSame(a, b, entryPath, this.signal);
   }
 
-  /** Both files read whole through readLayerFile (archives, or where no folder path exists). */
-  private async viaRead(a: LayerContent, b: LayerContent, entryPath: string): Promise<boolean> {
-    const [x, y] = await Promise.all([readLayerFile(a, entryPath, { signal: this.signal }), readLayerFile(b, entryPath, { signal: this.signal })]);
-    if (x.kind !== 'file' || y.kind !== 'file') throw new LayerError('unsupported', `${entryPath} is not a regular file on both sides`, entryPath);
-    return Buffer.compare(x.data, y.data) === 0;
+  /** Either side in an image archive: both read in chunks (any size), side by side, stopping at the first difference. */
+  private viaRead(a: LayerContent, b: LayerContent, entryPath: string): Promise<boolean> {
+    return sameChunks(layerFileChunks(a, entryPath, this.signal), layerFileChunks(b, entryPath, this.signal));
   }
 }

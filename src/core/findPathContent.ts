@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
 import { openLayerFile } from './compareContent';
-import { readLayerFile } from './layerFiles';
+import { readTarFileChunks } from './tar/tarLayer';
 import type { LayerContent } from './model';
 
 const CHUNK = 1024 * 1024;
@@ -73,7 +73,7 @@ export class ContentHashes {
   /**
    * The sha256 (hex) of the regular file `imagePath` of a layer inside an
    * image archive (`content.tar`), `size` bytes as its walk gave: read whole
-   * from the blob (readLayerFile, nothing extracted), cached by size and mtime.
+   * from the blob (in chunks, nothing extracted), cached by size and mtime.
    */
   async sha256InArchive(layerKey: string, content: LayerContent, imagePath: string, size: number, mtimeMs: number, signal?: AbortSignal): Promise<string> {
     const layer = this.layer(layerKey);
@@ -113,9 +113,14 @@ export async function layerFileSha256(content: LayerContent, imagePath: string, 
 
 /** A regular file of an archive layer, read whole from the blob (nothing extracted), and its digest. */
 async function hashArchiveFile(content: LayerContent, imagePath: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
-  const read = await readLayerFile(content, imagePath, { maxBytes: Number.MAX_SAFE_INTEGER, signal });
-  if (read.kind !== 'file') throw new LayerError('unsupported', `${imagePath} is not a regular file of this layer`, imagePath);
-  return { sha256: createHash('sha256').update(read.data).digest('hex'), bytes: read.data.length };
+  const hash = createHash('sha256');
+  let bytes = 0;
+  // In chunks from the blob: a file of any size, never held whole.
+  for await (const chunk of readTarFileChunks(content, imagePath, signal)) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  return { sha256: hash.digest('hex'), bytes };
 }
 
 /**

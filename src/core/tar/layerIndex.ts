@@ -14,7 +14,7 @@ import type { Problem, TarBlob } from '../model';
 import { blobStream, compressionOf, type Compression } from './compression';
 import type { MemberKind, TarMember } from './tarHeader';
 import { indexTarRegion, openReadOnly, readAt, type TarScan } from './tarIndex';
-import { indexTarStream, readStreamRange } from './tarStream';
+import { indexTarStream, readStreamRange, streamRange } from './tarStream';
 
 /** One entry of a layer blob, at its image path. */
 export interface TarNode {
@@ -233,6 +233,37 @@ export async function readTarData(index: TarLayerIndex, node: TarNode, signal?: 
     return data;
   } catch (err) {
     throw fromFsError(err, blob.file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * A regular file's bytes in chunks of at most `chunk` bytes (any size: never
+ * held whole): positional reads in an uncompressed blob, else the decompressed
+ * stream from the file's start.
+ */
+export async function* tarDataChunks(index: TarLayerIndex, node: TarNode, signal?: AbortSignal, chunk = 1024 * 1024): AsyncGenerator<Buffer> {
+  if (node.size === 0) return;
+  const { blob } = index;
+  if (index.compression !== 'none') {
+    yield* streamRange(blobStream(blob, index.compression), node.dataOffset, node.size, signal);
+    return;
+  }
+  const fd = openReadOnly(blob.file, blob.noFollow);
+  try {
+    for (let off = 0; off < node.size; ) {
+      throwIfAborted(signal);
+      let data: Buffer;
+      try {
+        data = readAt(fd, Math.min(chunk, node.size - off), blob.start + node.dataOffset + off);
+      } catch (err) {
+        throw fromFsError(err, blob.file);
+      }
+      if (data.length === 0) throw new LayerError('corrupt', `${node.path}: the archive ends before the end of its data`, node.path);
+      off += data.length;
+      yield data;
+    }
   } finally {
     fs.closeSync(fd);
   }

@@ -14,7 +14,7 @@ import { childImagePath, deletedEntry, entryFromStats } from '../layerEntry';
 import type { DirEntry, LayerPathStat } from '../layerFiles';
 import { imagePath, throughSymlink } from '../layerFiles';
 import type { LayerContent, TarLayer } from '../model';
-import { implicitDir, readTarData, tarLayerIndex, type TarLayerIndex, type TarNode } from './layerIndex';
+import { implicitDir, readTarData, tarDataChunks, tarLayerIndex, type TarLayerIndex, type TarNode } from './layerIndex';
 
 const ROOT: TarNode = implicitDir('/');
 
@@ -205,6 +205,14 @@ export async function readTarFile(content: LayerContent, p: string, signal?: Abo
   const node = own.nodes.get(p);
   if (!node || node.type !== 'file') throw new LayerError('not-found', `${p} is not a regular file of this layer`, p);
   return readTarData(own, node, signal);
+}
+
+/** A regular file's bytes in chunks (tarDataChunks): for files of any size. */
+export async function* readTarFileChunks(content: LayerContent, p: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const own = await tarLayerIndex(tarOf(content).blob, signal);
+  const node = own.nodes.get(p);
+  if (!node || node.type !== 'file') throw new LayerError('not-found', `${p} is not a regular file of this layer`, p);
+  yield* tarDataChunks(own, node, signal);
 }
 
 /** A folder of the layer alone: its names, whiteouts as `deleted`. */

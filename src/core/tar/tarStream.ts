@@ -87,9 +87,8 @@ export async function indexTarStream(stream: Readable, signal?: AbortSignal): Pr
   return { members, stopped };
 }
 
-/** `size` bytes at offset `offset` of the stream (destroyed once they are read). */
-export async function readStreamRange(stream: Readable, offset: number, size: number, signal?: AbortSignal): Promise<Buffer> {
-  const out = Buffer.alloc(size);
+/** Chunks of `stream` from byte `offset`, `size` bytes in all (destroyed once read); throws `corrupt` when it ends first. */
+export async function* streamRange(stream: Readable, offset: number, size: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
   let pos = 0;
   let got = 0;
   try {
@@ -99,15 +98,22 @@ export async function readStreamRange(stream: Readable, offset: number, size: nu
       if (end > offset && got < size) {
         const from = Math.max(0, offset - pos);
         const n = Math.min(chunk.length - from, size - got);
-        chunk.copy(out, got, from, from + n);
         got += n;
+        yield chunk.subarray(from, from + n);
       }
       pos = end;
-      if (got === size) break;
+      if (got === size) return;
     }
   } finally {
     stream.destroy();
   }
   if (got < size) throw new LayerError('corrupt', `the layer's data ends at byte ${pos}, before the ${size} bytes at ${offset}`);
+}
+
+/** `size` bytes at offset `offset` of the stream, whole. */
+export async function readStreamRange(stream: Readable, offset: number, size: number, signal?: AbortSignal): Promise<Buffer> {
+  const out = Buffer.alloc(size);
+  let got = 0;
+  for await (const part of streamRange(stream, offset, size, signal)) got += part.copy(out, got);
   return out;
 }
