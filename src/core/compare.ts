@@ -217,6 +217,8 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
     // A's tree is final now, and so is every entry of B's top layer as it is walked: their
     // same-size file pairs go to the byte comparers while this thread walks on.
     const top = sideB.layers.length - 1;
+    // As many pairs may come as A has files: boot the workers while B is walked.
+    if (top >= shared) quick.expect(sideA.tree.count);
     const queued = new Set<MergedEntry>();
     const early =
       top >= shared
