@@ -232,7 +232,7 @@ if (want('comparison')) await withWorkbench({ settings: overlay2Settings({ 'diff
   await cmpA.waitFor({ timeout: 30_000 });
   await collapsePane(page, 'Layer Files');
   await contextMenu(page, cmpA, 'Compare Image with…');
-  await page.locator(QUICK_INPUT).waitFor({ state: 'visible' });
+  await page.locator('.quick-input-title', { hasText: 'Compare dle/cmp:a with' }).waitFor({ timeout: 15_000 });
   await page.keyboard.type('dle/cmp:b');
   await page.locator('.quick-input-list .monaco-list-row', { hasText: 'dle/cmp:b' }).first().waitFor();
   await page.keyboard.press('Enter');
