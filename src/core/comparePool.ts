@@ -56,14 +56,18 @@ function cores(): number {
 class WorkerPool {
   private readonly waiting = new Map<number, { resolve: (out: Int8Array) => void; size: number; worker: number }>();
   private readonly inFlight: number[];
+  /** Workers that failed or ended: never sent another batch (a message to an ended worker is silently lost). */
+  private readonly dead: boolean[];
   private seq = 0;
 
   private constructor(private readonly workers: Worker[]) {
     this.inFlight = workers.map(() => 0);
+    this.dead = workers.map(() => false);
     workers.forEach((w, i) => {
       w.on('message', (m: { id: number; out: Int8Array }) => this.settle(m.id, m.out));
       // A worker that fails answers "unknown" for what it held: the safe path takes those pairs.
       const fail = () => {
+        this.dead[i] = true;
         for (const [id, job] of this.waiting) if (job.worker === i) this.settle(id, new Int8Array(job.size).fill(UNKNOWN));
       };
       w.on('error', fail);
@@ -83,8 +87,11 @@ class WorkerPool {
   }
 
   run(batch: Omit<BatchMessage, 'id'>): Promise<Int8Array> {
+    let worker = -1;
+    for (let i = 0; i < this.workers.length; i++) if (!this.dead[i] && (worker < 0 || this.inFlight[i] < this.inFlight[worker])) worker = i;
+    // No worker left: "unknown" for every pair, and the safe path answers them.
+    if (worker < 0) return Promise.resolve(new Int8Array(batch.paths.length).fill(UNKNOWN));
     const id = ++this.seq;
-    const worker = this.inFlight.indexOf(Math.min(...this.inFlight));
     this.inFlight[worker]++;
     return new Promise((resolve) => {
       this.waiting.set(id, { resolve, size: batch.paths.length, worker });

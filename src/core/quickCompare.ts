@@ -138,6 +138,8 @@ export function makeQuickComparer(fs: typeof import('node:fs'), quickMax: number
       const fb = openChecked(dirB, path);
       if (fb === undefined) return -1 /* UNKNOWN */;
       try {
+        // An empty file reads as a device that gives nothing would (/dev/null swapped in): look at its type.
+        if (size === 0 && !(fs.fstatSync(fa).isFile() && fs.fstatSync(fb).isFile())) return -1 /* UNKNOWN */;
         // Exactly `size` bytes on both sides, or it is not the file the walks saw.
         if (readAll(fa, bufA, size) !== size || readAll(fb, bufB, size) !== size) return -1 /* UNKNOWN */;
         return bufA.compare(bufB, 0, size, 0, size) === 0 ? 1 /* SAME */ : 0 /* DIFFERS */;

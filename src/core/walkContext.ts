@@ -55,7 +55,7 @@ export class WalkContext {
   }
 
   reportFsError(err: unknown, imagePath: string, disk: string, what: string): void {
-    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' && this.layerDir !== undefined && !fs.existsSync(this.layerDir)) {
+    if ((err as NodeJS.ErrnoException)?.code === 'ENOENT' && this.layerDir !== undefined && layerDirGone(this.layerDir)) {
       throw new LayerError('not-found', `the layer folder ${displayName(this.layerDir)} does not exist any more: it was removed while it was read`, this.layerDir, err);
     }
     const e = fromFsError(err, displayName(disk), what);
@@ -305,3 +305,12 @@ export class Stepper<T> implements AsyncGenerator<T, void, undefined> {
 }
 
 const DONE: IteratorReturnResult<void> = { done: true, value: undefined };
+
+/** Whether a layer's folder no longer exists (any other error: it may, so the walk goes on). */
+function layerDirGone(dir: string): boolean {
+  try {
+    return fs.lstatSync(diskPath(dir), { throwIfNoEntry: false }) === undefined;
+  } catch {
+    return false;
+  }
+}

@@ -82,3 +82,31 @@ test('ContentBatches: a cancelled comparison stops the workers and says "cancell
   controller.abort();
   await assert.rejects(batches.finish(), (e: Error & { code?: string }) => e.code === 'cancelled');
 });
+
+test('ContentBatches: a worker that dies at start costs no answer and never hangs the comparison', async (t) => {
+  if (!available) return t.skip('needs /proc/self/fd (Linux)');
+  // The first worker made runs a source that throws at once; the other is real.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const wt = require('node:worker_threads') as { Worker: typeof import('node:worker_threads').Worker };
+  const Real = wt.Worker;
+  let made = 0;
+  wt.Worker = class extends Real {
+    constructor(source: string, options?: import('node:worker_threads').WorkerOptions) {
+      super(made++ === 0 ? 'throw new Error("boom")' : source, options);
+    }
+  };
+  try {
+    const batches = new ContentBatches(undefined, { workers: 2, poolMin: 1 });
+    batches.expect(3000);
+    await new Promise((r) => setTimeout(r, 300)); // the broken worker has died by now
+    const keys = Array.from({ length: 3000 }, () => ({}));
+    keys.forEach((k, i) => batches.add(k, a, b, i % 2 ? '/etc/same' : '/etc/other', 3));
+    const done = await Promise.race([batches.finish().then(() => 'finished'), new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+    assert.equal(done, 'finished');
+    assert.equal(made, 2);
+    // Every pair is answered (the live worker's) or left to the safe path, never wrongly.
+    for (let i = 0; i < keys.length; i++) assert.ok([i % 2 ? SAME : DIFFERS, UNKNOWN].includes(batches.answer(keys[i])!), `pair ${i}`);
+  } finally {
+    wt.Worker = Real;
+  }
+});

@@ -13,6 +13,7 @@
  * records readable only blobs the namespace owns are considered, but without
  * them each namespace detected (see detectContainerd) lists every image found.
  */
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { mapLimit } from '../concurrency';
@@ -61,15 +62,48 @@ export async function recoverTargets(dir: string, owned: ReadonlySet<string> | u
   };
 }
 
+/**
+ * A blob's bytes when it is a regular file of 2 to MAX_SCANNED bytes, else
+ * undefined: opened without following a symlink or waiting on a FIFO, its type
+ * and size taken from the open file (what was listed may have been swapped),
+ * and never more than its size + 1 bytes read.
+ */
+async function readSmallBlob(file: string): Promise<Buffer | undefined> {
+  const c = fs.constants;
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fsp.open(file, c.O_RDONLY | (c.O_NOFOLLOW ?? 0) | (c.O_NONBLOCK ?? 0) | (c.O_NOCTTY ?? 0));
+  } catch (err) {
+    // A symlink (O_NOFOLLOW refuses it): not a blob, skipped as any other non-file.
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return undefined;
+    throw err;
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile() || stat.size > MAX_SCANNED || stat.size < 2) return undefined;
+    // One byte more than its size: a blob that grew while read is not taken.
+    const buf = Buffer.alloc(stat.size + 1);
+    let got = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, got, buf.length - got, got);
+      got += bytesRead;
+      if (bytesRead === 0 || got === buf.length) break;
+    }
+    return got > stat.size ? undefined : buf.subarray(0, got);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** One blob: a manifest or index target, or nothing (a layer, a config, anything else). */
 async function scanBlob(blobs: string, hex: string, signal?: AbortSignal): Promise<Scanned> {
   throwIfAborted(signal);
   const file = path.join(blobs, hex);
   let bytes: Buffer;
   try {
-    const stat = await fsp.lstat(file);
-    if (!stat.isFile() || stat.size > MAX_SCANNED || stat.size < 2) return { refers: [] };
-    bytes = await fsp.readFile(file);
+    const read = await readSmallBlob(file);
+    if (!read) return { refers: [] };
+    bytes = read;
   } catch (err) {
     const e = fromFsError(err, file);
     return { refers: [], problem: { code: e.code, message: `content store blob ${hex} cannot be read: ${e.message}`, path: file, subject: `sha256:${hex}` } };
