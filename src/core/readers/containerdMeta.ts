@@ -155,7 +155,9 @@ export function imageNamespaces(db: BoltDb): string[] {
   for (const e of v1.entries()) {
     const name = e.key.toString('utf8');
     const images = e.bucket?.bucket('images');
-    if ((images && !isEmpty(images)) || (e.bucket && db.problemsAffecting(['v1', name, 'images']).length)) names.push(name);
+    // Damage inside this namespace may have taken its images; damage above it (the `v1` list) says nothing of it.
+    const damaged = db.problems.some((p) => p.path[0] === 'v1' && p.path[1] === name);
+    if ((images && !isEmpty(images)) || (e.bucket && damaged)) names.push(name);
   }
   return mobyFirst(names);
 }
@@ -308,6 +310,8 @@ export async function detectContainerd(root: string): Promise<{ dir: string; nam
       try {
         namespaces = imageNamespaces(db);
         if (!namespaces.length && !db.problems.length) continue;
+        // The namespace list itself is damaged: a namespace may be missing from it, Docker's among them.
+        if (namespaces.length && db.problems.some((p) => p.path.length <= 1)) namespaces = mobyFirst([...namespaces, ...(await keyNamespaces(dir))]);
       } finally {
         db.close();
       }
