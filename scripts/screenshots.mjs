@@ -2,14 +2,15 @@
 // in code-server. Run: npm run build && npm run package && node
 // scripts/screenshots.mjs [NAME…] (default: all). Names: tree, layer-json, compare,
 // layer-files (on the shipped sample root); comparison, wasted-space, find-path,
-// path-history, archive (on the project's own overlay2 root,
+// find-content, path-history, archive (on the project's own overlay2 root,
 // .cache/extracted/overlay2/root, which test/fixtures/makeRoots.sh makes when run
 // as root: these shots need it, and stop with a message when it is missing).
 // Look at each picture before committing it.
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { REPO, removeOnExit } from './vscodeHost.mjs';
 import { withWorkbench } from './screenshot.mjs';
 
@@ -284,6 +285,18 @@ if (want('find-path')) await withWorkbench({ settings: overlay2Settings() }, asy
   await page.keyboard.type('/data/keep.txt');
   await page.locator('.quick-input-title', { hasText: /keep\.txt: 3 hits, .* searched/ }).waitFor({ timeout: 60_000 });
   await shootQuickInput(page, 'find-path');
+});
+
+// Find Path in Images… by content: sha256 of dle/base:1's /data/keep.txt (its bytes from the fixture's own
+// rootfs): every layer that carries exactly those bytes, whatever the path.
+if (want('find-content')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
+  const digest = createHash('sha256').update(readFileSync(path.join(REPO, 'test', 'fixtures', 'images', 'base', 'rootfs', 'data', 'keep.txt'))).digest('hex');
+  await paletteWithoutSideBar(page);
+  await runCommand(page, 'Docker Layers: Find Path in Images…');
+  await page.locator('.quick-input-title', { hasText: 'Find Path in Images' }).waitFor({ timeout: 15_000 });
+  await page.keyboard.type(`sha256:${digest}`);
+  await page.locator('.quick-input-title', { hasText: /hits?, .* searched/ }).waitFor({ timeout: 60_000 });
+  await shootQuickInput(page, 'find-content');
 });
 
 // Show Path History… from the palette: dle/waste:1, then /waste/big: the Quick Pick of its three
