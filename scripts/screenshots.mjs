@@ -276,28 +276,27 @@ if (want('wasted-space')) await withWorkbench({ settings: overlay2Settings() }, 
   await shoot(page, 'wasted-space', await sideBarClip(page));
 });
 
+/** Find Path in Images… from the palette, `text` typed; shot as `name` once the title matches `done` (the search has ended). */
+const shootFindPick = (name, text, done) =>
+  withWorkbench({ settings: overlay2Settings() }, async (page) => {
+    await paletteWithoutSideBar(page);
+    await runCommand(page, 'Docker Layers: Find Path in Images…');
+    await page.locator('.quick-input-title', { hasText: 'Find Path in Images' }).waitFor({ timeout: 15_000 });
+    await page.keyboard.type(text);
+    await page.locator('.quick-input-title', { hasText: done }).waitFor({ timeout: 60_000 });
+    await shootQuickInput(page, name);
+  });
+
 // Find Path in Images… from the palette, /data/keep.txt typed: its three hits (added by dle/base:1's
 // COPY, modified by dle/app's RUN, and by the container dle-ctr), each with its images and step.
-if (want('find-path')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
-  await paletteWithoutSideBar(page);
-  await runCommand(page, 'Docker Layers: Find Path in Images…');
-  await page.locator('.quick-input-title', { hasText: 'Find Path in Images' }).waitFor({ timeout: 15_000 });
-  await page.keyboard.type('/data/keep.txt');
-  await page.locator('.quick-input-title', { hasText: /keep\.txt: 3 hits, .* searched/ }).waitFor({ timeout: 60_000 });
-  await shootQuickInput(page, 'find-path');
-});
+if (want('find-path')) await shootFindPick('find-path', '/data/keep.txt', /keep\.txt: 3 hits, .* searched/);
 
 // Find Path in Images… by content: sha256 of dle/base:1's /data/keep.txt (its bytes from the fixture's own
 // rootfs): every layer that carries exactly those bytes, whatever the path.
-if (want('find-content')) await withWorkbench({ settings: overlay2Settings() }, async (page) => {
+if (want('find-content')) {
   const digest = createHash('sha256').update(readFileSync(path.join(REPO, 'test', 'fixtures', 'images', 'base', 'rootfs', 'data', 'keep.txt'))).digest('hex');
-  await paletteWithoutSideBar(page);
-  await runCommand(page, 'Docker Layers: Find Path in Images…');
-  await page.locator('.quick-input-title', { hasText: 'Find Path in Images' }).waitFor({ timeout: 15_000 });
-  await page.keyboard.type(`sha256:${digest}`);
-  await page.locator('.quick-input-title', { hasText: /hits?, .* searched/ }).waitFor({ timeout: 60_000 });
-  await shootQuickInput(page, 'find-content');
-});
+  await shootFindPick('find-content', `sha256:${digest}`, /hits?, .* searched/);
+}
 
 // Show Path History… from the palette: dle/waste:1, then /waste/big: the Quick Pick of its three
 // versions (added in step 5, rewritten in step 6, deleted in step 7), each with its command.
