@@ -46,25 +46,27 @@ export async function openLayerFile(content: LayerContent, entryPath: string, si
 
 /**
  * The bytes of one regular file of a layer, in chunks: from its archive's blob
- * (any size, never held whole), or from disk through openLayerFile.
+ * (any size, never held whole), or from disk through openLayerFile, which must
+ * then be the inode `expect` (the caller's lstat) when given. A chunk is valid
+ * until the next one is asked for: a file on disk is read into one buffer.
  */
-export async function* layerFileChunks(content: LayerContent, entryPath: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+export async function* layerFileChunks(content: LayerContent, entryPath: string, signal?: AbortSignal, expect?: Pick<fs.Stats, 'ino' | 'dev'>): AsyncGenerator<Buffer> {
   if (content.tar) {
     yield* readTarFileChunks(content, entryPath, signal);
     return;
   }
-  const { handle } = await openLayerFile(content, entryPath, signal);
+  const { handle, st } = await openLayerFile(content, entryPath, signal);
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
+    if (expect && (st.ino !== expect.ino || st.dev !== expect.dev)) throw new LayerError('io', `${entryPath} changed while it was opened: not read`, entryPath);
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, st.size)));
     for (let off = 0; ; ) {
       throwIfAborted(signal);
-      const { bytesRead } = await handle.read(buf, 0, CHUNK, off).catch((err: unknown) => {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, off).catch((err: unknown) => {
         throw fromFsError(err, entryPath);
       });
       if (bytesRead === 0) return;
       off += bytesRead;
-      // A copy: the buffer is read into again while the caller still holds the chunk.
-      yield Buffer.from(buf.subarray(0, bytesRead));
+      yield buf.subarray(0, bytesRead);
     }
   } finally {
     await handle.close();

@@ -10,19 +10,15 @@
  * cache hits so that callers can say so.
  *
  * Reads only, never through a symlink: the file is resolved component by
- * component without following one (compareContent.ts openLayerFile, no folder
+ * component without following one (compareContent.ts layerFileChunks, no folder
  * check cached between searches), opened O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
  * and the open file must be the inode that was lstat()ed. A layer inside an image archive has no file to open: its
  * files' bytes are read from the blob (sha256InArchive).
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { LayerError, fromFsError, throwIfAborted } from './errors';
-import { openLayerFile } from './compareContent';
-import { readTarFileChunks } from './tar/tarLayer';
+import { layerFileChunks } from './compareContent';
 import type { LayerContent } from './model';
-
-const CHUNK = 1024 * 1024;
 
 export interface HashCost {
   /** Files read and hashed. */
@@ -62,7 +58,7 @@ export class ContentHashes {
       return hit.sha256;
     }
     const t0 = performance.now();
-    const sha256 = await hashFile(content, imagePath, st, signal);
+    const { sha256 } = await hashLayerFile(content, imagePath, st, signal);
     this.cost.ms += performance.now() - t0;
     this.cost.files++;
     this.cost.bytes += st.size;
@@ -83,7 +79,7 @@ export class ContentHashes {
       return hit.sha256;
     }
     const t0 = performance.now();
-    const { sha256, bytes } = await hashArchiveFile(content, imagePath, signal);
+    const { sha256, bytes } = await hashLayerFile(content, imagePath, undefined, signal);
     this.cost.ms += performance.now() - t0;
     this.cost.files++;
     this.cost.bytes += bytes;
@@ -108,44 +104,24 @@ export class ContentHashes {
  * Throws LayerError (`unsupported` for anything but a regular file).
  */
 export async function layerFileSha256(content: LayerContent, imagePath: string, signal?: AbortSignal): Promise<string> {
-  return content.tar ? (await hashArchiveFile(content, imagePath, signal)).sha256 : hashFile(content, imagePath, undefined, signal);
+  return (await hashLayerFile(content, imagePath, undefined, signal)).sha256;
 }
 
-/** A regular file of an archive layer, read whole from the blob (nothing extracted), and its digest. */
-async function hashArchiveFile(content: LayerContent, imagePath: string, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
+/**
+ * The digest of one regular file of a layer and its byte count, streamed
+ * through layerFileChunks: from the blob for an archive layer (nothing
+ * extracted, any size); on disk resolved component by component without
+ * following a symlink (nothing about its folders is cached, so a folder
+ * swapped for a symlink since an earlier search is refused), opened O_NOFOLLOW
+ * and checked to be the inode resolved, and the one lstat()ed as `st` when the
+ * caller has one.
+ */
+async function hashLayerFile(content: LayerContent, imagePath: string, st: fs.Stats | undefined, signal?: AbortSignal): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  // In chunks from the blob: a file of any size, never held whole.
-  for await (const chunk of readTarFileChunks(content, imagePath, signal)) {
+  for await (const chunk of layerFileChunks(content, imagePath, signal, st)) {
     hash.update(chunk);
     bytes += chunk.length;
   }
   return { sha256: hash.digest('hex'), bytes };
-}
-
-/**
- * Streams the file through compareContent.ts's openLayerFile: resolved
- * component by component without following a symlink (nothing about its
- * folders is cached, so a folder swapped for a symlink since an earlier
- * search is refused), opened O_NOFOLLOW and checked to be the inode resolved,
- * which must also be the one lstat()ed as `st` when the caller has one.
- */
-async function hashFile(content: LayerContent, imagePath: string, st: fs.Stats | undefined, signal?: AbortSignal): Promise<string> {
-  const { handle, st: fst } = await openLayerFile(content, imagePath, signal);
-  try {
-    if (st && (fst.ino !== st.ino || fst.dev !== st.dev)) throw new LayerError('io', `${imagePath} changed while it was opened: not read`, imagePath);
-    const hash = createHash('sha256');
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(1, fst.size)));
-    for (;;) {
-      throwIfAborted(signal);
-      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-    }
-    return hash.digest('hex');
-  } catch (err) {
-    throw fromFsError(err, imagePath);
-  } finally {
-    await handle.close();
-  }
 }
