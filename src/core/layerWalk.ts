@@ -297,7 +297,7 @@ function* diffSteps(content: LayerContent, options: WalkOptions): Generator<Laye
       // stat: false still lstats what the listing cannot tell: a 0/0 whiteout, an unknown type.
       let st: StatLike | undefined;
       let type = dtype;
-      if (frame.lstatEach || type === 'unknown' || (type === 'char' && overlay)) {
+      if (frame.lstatEach || type === 'unknown' || (type === 'char' && overlay) || (ctx.statNonFiles && type !== 'file')) {
         st = ctx.lstat(diskChild(frame.disk, name), rel);
         if (!st) continue;
         type = typeOfMode(st.mode);

@@ -100,7 +100,7 @@ function compareItem(ctx: WalkContext, frame: SnapFrame, item: MergedItem, rel: 
   const disk = diskChild(frame.disk, item.name);
   const parentDisk =
     item.theirs !== undefined && frame.parentDisk !== undefined ? diskChild(frame.parentDisk, item.name) : undefined;
-  if (parentDisk === undefined && !frame.lstatEach && item.mine !== undefined && item.mine !== 'unknown') {
+  if (parentDisk === undefined && !frame.lstatEach && item.mine !== undefined && item.mine !== 'unknown' && (!ctx.statNonFiles || item.mine === 'file')) {
     // stat: false, added: the listing's type is enough.
     const target = item.mine === 'symlink' ? ctx.readlink(disk, rel) : undefined;
     return { emit: unstattedEntry(rel, 'added', item.mine, target), descend: item.mine === 'dir' ? { disk } : undefined };

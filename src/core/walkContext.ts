@@ -26,6 +26,8 @@ export class WalkContext {
   private readonly unlink: () => void;
   /** WalkOptions.stat: lstat every entry (default), or only where the walk needs it. */
   readonly statAll: boolean;
+  /** WalkOptions.stat `'not-files'`: lstat every entry the listing does not say is a regular file. */
+  readonly statNonFiles: boolean;
   /** The caller's signal fired (a field: check() runs once per entry, AbortSignal's getter costs ~20 ns). */
   private aborted: boolean;
 
@@ -34,7 +36,8 @@ export class WalkContext {
     /** The layer's own folder: when it is gone, the walk ends with one error instead of a problem per entry. */
     private readonly layerDir?: string,
   ) {
-    this.statAll = options.stat !== false;
+    this.statAll = options.stat === undefined || options.stat === true;
+    this.statNonFiles = options.stat === 'not-files';
     const outer = options.signal;
     this.aborted = outer?.aborted ?? false;
     const onAbort = (): void => {

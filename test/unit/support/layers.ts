@@ -68,6 +68,7 @@ export async function walk(content: LayerContent, signal?: AbortSignal): Promise
   const full = await walkOnce(content, { signal });
   const quick = await walkOnce(content, { signal, stat: false });
   assertSameWalk(full, quick, content.form);
+  assertSameWalk(full, await walkOnce(content, { signal, stat: 'not-files' }), content.form, 'not-files');
   return full;
 }
 
@@ -76,18 +77,21 @@ export async function walk(content: LayerContent, signal?: AbortSignal): Promise
  * paths, statuses, types, targets, opaqueUnknown and problems; an entry it did
  * not lstat says so (`statted: false`, size and mode 0, no uid/gid/mtime), one
  * it did lstat (char devices, snapshot entries compared with the parent) is the
- * same as the full walk's. In the diff form it lstats no regular file.
+ * same as the full walk's. In the diff form it lstats no regular file. With
+ * `mode` `'not-files'`, the same holds of a `stat: 'not-files'` walk, and
+ * every entry but a regular file is the full walk's.
  */
-export function assertSameWalk(full: WalkResult, quick: WalkResult, form: 'diff' | 'snapshot' = 'diff'): void {
+export function assertSameWalk(full: WalkResult, quick: WalkResult, form: 'diff' | 'snapshot' = 'diff', mode: false | 'not-files' = false): void {
   const key = (e: LayerEntry): string[] => [...brief(e), e.opaqueUnknown ? 'opaqueUnknown' : ''];
-  assert.deepEqual(quick.entries.map(key), full.entries.map(key), 'stat: false yields what stat: true yields');
+  assert.deepEqual(quick.entries.map(key), full.entries.map(key), `stat: ${mode} yields what stat: true yields`);
   const problems = (r: WalkResult): string[] => r.problems.map((p) => JSON.stringify(p)).sort();
-  assert.deepEqual(problems(quick), problems(full), 'stat: false reports what stat: true reports');
+  assert.deepEqual(problems(quick), problems(full), `stat: ${mode} reports what stat: true reports`);
   const unsearchable = new Set(full.problems.filter((p) => p.code === 'permission-denied').map((p) => path.posix.dirname(p.path)));
   full.entries.forEach((f, k) => {
     const q = quick.entries[k];
     assert.equal(f.statted, undefined, `${f.path}: stat: true entries are statted`);
     if (q.statted === false) {
+      if (mode === 'not-files') assert.equal(q.type, 'file', `${q.path}: stat: 'not-files' lstat()s all but regular files`);
       assert.equal(q.size, 0, q.path);
       assert.equal(q.mode, 0, q.path);
       assert.ok(q.uid === undefined && q.gid === undefined && q.mtimeMs === undefined, q.path);
