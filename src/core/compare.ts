@@ -12,8 +12,14 @@
  * mtime and symlink target (and, when asked, its extended attributes:
  * compareXattrs.ts), and a regular file on its bytes: sizes first, then the
  * two files read side by side (compareContent.ts), never by size alone.
+ *
+ * The walks leave regular files unstatted (`stat: 'not-files'`): the byte
+ * comparers fstat each file on the fd they read it through (quickCompare.ts),
+ * a third of an lstat's cost, and the few files no comparer opens (one side
+ * only, an archive's, a name that is not UTF-8) are lstat()ed at the end.
  */
-import { LayerError, throwIfAborted } from './errors';
+import * as fs from 'node:fs';
+import { LayerError, fromFsError, throwIfAborted } from './errors';
 import { globToRegExp } from './fileFilter';
 import { humanSize, printable } from './format';
 import { formatMode, type LayerEntry, type WalkProblem } from './layerEntry';
@@ -22,8 +28,8 @@ import { walkLayer } from './layerWalk';
 import { ContentComparer } from './compareContent';
 import { ContentBatches } from './comparePool';
 import { Pacer } from './concurrency';
-import { DIFFERS, SAME } from './quickCompare';
-import { hasMappedBytes } from './byteNames';
+import { DIFFERS, SAME, UNKNOWN } from './quickCompare';
+import { diskPath, hasMappedBytes } from './byteNames';
 import { readXattrs, type XattrsState } from './compareXattrs';
 
 import type { ComparePoint } from './comparePoints';
@@ -134,9 +140,34 @@ class Side {
   }
 }
 
-/** What a change reports of one side. An implicit folder (made for a child a walk gave without its folder) has no owner or mtime: undefined. */
-function fileSide(e: MergedEntry): FileSide {
+/** A regular file's stats as an fstat or lstat gave them. */
+type FileStat = Pick<Required<LayerEntry>, 'size' | 'mode' | 'uid' | 'gid' | 'mtimeMs'>;
+
+/**
+ * What a change reports of one side: the walk's entry, with `st` for a regular
+ * file the walk left unstatted. An implicit folder (made for a child a walk
+ * gave without its folder) has no owner or mtime: undefined.
+ */
+function fileSide(e: MergedEntry, st?: FileStat): FileSide {
+  if (st) return { type: e.type, size: st.size, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs, target: e.target, layer: e.layer };
   return { type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, mtimeMs: e.mtimeMs, target: e.target, layer: e.layer };
+}
+
+/**
+ * The stats of a regular file the walks left unstatted (they walk with `stat:
+ * 'not-files'`), by an lstat now; undefined for any other entry (the walk's
+ * own stats hold), and when it cannot be read (a problem is pushed, and the
+ * side shows size and mode 0).
+ */
+function statNow(e: MergedEntry, layers: readonly LayerContent[], side: 'a' | 'b', problems: CompareProblem[]): FileStat | undefined {
+  if (e.statted !== false) return undefined;
+  try {
+    const st = fs.lstatSync(diskPath(layers[e.layer].dir + e.path));
+    return { size: st.isFile() ? st.size : 0, mode: st.mode, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs };
+  } catch (err) {
+    problems.push({ side, path: e.path, message: `could not be read: ${fromFsError(err, e.path).message}` });
+    return undefined;
+  }
 }
 
 /** The layer contents of a point, or an error that names the step and why. */
@@ -168,7 +199,8 @@ async function walkInto(sides: readonly Side[], from: number, to: number, report
     const onProblem = (p: WalkProblem) => {
       for (const s of sides) report.problem(s.name, p.path, `layer ${i}: ${p.message}`);
     };
-    for await (const e of walkLayer(layers[i], { signal: report.signal, onProblem })) {
+    // Regular files are not lstat()ed: the byte comparers fstat them (comparePool.ts), the rest is lstat()ed after.
+    for await (const e of walkLayer(layers[i], { signal: report.signal, onProblem, stat: 'not-files' })) {
       if (onEntry) {
         const shown = sides[0].tree.apply(i, e);
         if (shown) onEntry(i, shown);
@@ -202,47 +234,43 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
   };
   options.onProgress?.({ phase: 'walk', done: 0, total: totalWalks });
   const ignored = ignoreMatcher(options.ignore ?? []);
-  const quick = new ContentBatches<MergedEntry>(signal);
+  const quick = new ContentBatches(signal);
   try {
     await walkInto([sideA, sideB], 0, shared, report);
     await walkInto([sideA], shared, sideA.layers.length, report);
     // A's tree is final now, and so is every entry of B's top layer as it is walked: their
-    // same-size file pairs go to the byte comparers while this thread walks on.
+    // regular file pairs go to the byte comparers while this thread walks on.
     const top = sideB.layers.length - 1;
     // As many pairs may come as A has files: boot the workers while B is walked.
-    if (top >= shared) quick.expect(sideA.tree.count);
-    const queued = new Set<MergedEntry>();
+    quick.expect(top >= shared ? sideA.tree.count : 0);
+    const toCompare: Pair[] = [];
+    /** Whether a pair was queued as B's top layer was walked (the very test `early` makes, so no set of them is kept). */
+    const queuedEarly = (ea: MergedEntry, eb: MergedEntry) => top >= shared && eb.layer === top && quickPair(quick, sideA.layers, sideB.layers, ea, eb) && !ignored(eb.path);
     const early =
       top >= shared
         ? (layer: number, eb: MergedEntry) => {
             if (layer !== top || eb.type !== 'file') return;
             const ea = sideA.tree.get(eb.path);
-            if (ea && quickPair(quick, sideA.layers, sideB.layers, ea, eb) && !ignored(eb.path)) {
-              quick.add(eb, sideA.layers[ea.layer].dir, sideB.layers[layer].dir, eb.path, eb.size);
-              queued.add(eb);
-            }
+            if (ea && queuedEarly(ea, eb)) toCompare.push({ path: eb.path, a: ea, b: eb, quick: quick.add(sideA.layers[ea.layer].dir, sideB.layers[layer].dir, eb.path) });
           }
         : undefined;
     await walkInto([sideB], shared, sideB.layers.length, report, early);
 
     const changes: FileChange[] = [];
-    const toCompare: Pair[] = [];
     for (const ea of sideA.tree.each()) {
       if (ignored(ea.path)) continue;
       const eb = sideB.tree.get(ea.path);
       if (!eb) {
-        const before = fileSide(ea);
+        const before = fileSide(ea, statNow(ea, sideA.layers, 'a', problems));
         changes.push({ path: ea.path, change: 'removed', aspects: [], before, sizeDelta: 0 - before.size });
-      } else if (!(ea.layer === eb.layer && ea.layer < shared)) {
-        toCompare.push({ path: ea.path, a: ea, b: eb });
-        if (!queued.has(eb) && quickPair(quick, sideA.layers, sideB.layers, ea, eb)) {
-          quick.add(eb, sideA.layers[ea.layer].dir, sideB.layers[eb.layer].dir, ea.path, ea.size);
-        }
+      } else if (!(ea.layer === eb.layer && ea.layer < shared) && !queuedEarly(ea, eb)) {
+        const queue = quickPair(quick, sideA.layers, sideB.layers, ea, eb);
+        toCompare.push({ path: ea.path, a: ea, b: eb, quick: queue ? quick.add(sideA.layers[ea.layer].dir, sideB.layers[eb.layer].dir, ea.path) : -1 });
       }
     }
     for (const eb of sideB.tree.each()) {
       if (ignored(eb.path) || sideA.tree.get(eb.path)) continue;
-      const after = fileSide(eb);
+      const after = fileSide(eb, statNow(eb, sideB.layers, 'b', problems));
       changes.push({ path: eb.path, change: 'added', aspects: [], after, sizeDelta: after.size });
     }
 
@@ -268,19 +296,17 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
 
 /**
  * Whether a pair both sides have is for the quick byte comparers: two regular
- * files of one size, outside archives, with a name that is its own bytes (one
- * that is not valid UTF-8, byteNames.ts, takes the safe path).
+ * files outside archives, with a name that is its own bytes (one that is not
+ * valid UTF-8, byteNames.ts, takes the safe path).
  */
 function quickPair(
-  quick: ContentBatches<MergedEntry>,
+  quick: ContentBatches,
   layersA: readonly LayerContent[],
   layersB: readonly LayerContent[],
-  a: Pick<MergedEntry, 'path' | 'type' | 'size' | 'layer'>,
-  b: Pick<MergedEntry, 'type' | 'size' | 'layer'>,
+  a: Pick<MergedEntry, 'path' | 'type' | 'layer'>,
+  b: Pick<MergedEntry, 'type' | 'layer'>,
 ): boolean {
-  return (
-    a.type === 'file' && b.type === 'file' && a.size === b.size && quick.takes(a.size) && !layersA[a.layer].tar && !layersB[b.layer].tar && !hasMappedBytes(a.path)
-  );
+  return a.type === 'file' && b.type === 'file' && quick.enabled && !layersA[a.layer].tar && !layersB[b.layer].tar && !hasMappedBytes(a.path);
 }
 
 /** A path both sides have: the two tree entries (FileSides are made only for the few that differ). */
@@ -288,6 +314,8 @@ interface Pair {
   readonly path: string;
   readonly a: MergedEntry;
   readonly b: MergedEntry;
+  /** Its index in the quick batches (ContentBatches.add), or -1: not queued there. */
+  readonly quick: number;
 }
 
 /**
@@ -299,7 +327,7 @@ async function comparePairs(
   toCompare: readonly Pair[],
   layersA: readonly LayerContent[],
   layersB: readonly LayerContent[],
-  quick: ContentBatches<MergedEntry>,
+  quick: ContentBatches,
   xattrsOf: ((path: string, layer: number, side: 'a' | 'b') => string | undefined) | undefined,
   options: CompareOptions,
   changes: FileChange[],
@@ -313,15 +341,22 @@ async function comparePairs(
       options.onProgress?.({ phase: 'compare', done: n, total: toCompare.length });
       if (pacer.due()) await pacer.pause();
     }
-    const { path, a: before, b: after } = toCompare[n];
-    const aspects = attributeAspects(before, after, options.ignoreMtime === true);
+    const { path, a: ea, b: eb, quick: index } = toCompare[n];
+    // A regular file's stats: what the comparers' fstat saw, else an lstat now.
+    const stA = ea.statted !== false ? undefined : ((index >= 0 ? quick.side(index, 'a') : undefined) ?? statNow(ea, layersA, 'a', problems));
+    const stB = eb.statted !== false ? undefined : ((index >= 0 ? quick.side(index, 'b') : undefined) ?? statNow(eb, layersB, 'b', problems));
+    const before = fileSide(ea, stA);
+    const after = fileSide(eb, stB);
+    // A side that could not be read now shows only that (its size and mode 0 would read as changes).
+    const unread = (ea.statted === false && !stA) || (eb.statted === false && !stB);
+    const aspects: FileAspect[] = unread ? (before.type !== after.type ? ['type', 'unreadable'] : ['unreadable']) : attributeAspects(before, after, options.ignoreMtime === true);
     if (xattrsOf && xattrsOf(path, before.layer, 'a') !== xattrsOf(path, after.layer, 'b')) aspects.push('xattrs');
-    if (before.type === 'file' && after.type === 'file') {
+    if (before.type === 'file' && after.type === 'file' && !unread) {
       if (before.size !== after.size) aspects.unshift('content');
       else {
         contentCompared++;
         try {
-          const answer = quick.answer(after);
+          const answer = index < 0 ? UNKNOWN : quick.answer(index);
           const same = answer === SAME || (answer !== DIFFERS && (await content.same(layersA[before.layer], layersB[after.layer], path)));
           if (!same) aspects.unshift('content');
         } catch (err) {
@@ -331,7 +366,7 @@ async function comparePairs(
         }
       }
     }
-    if (aspects.length) changes.push({ path, change: 'changed', aspects: order(aspects), before: fileSide(before), after: fileSide(after), sizeDelta: after.size - before.size });
+    if (aspects.length) changes.push({ path, change: 'changed', aspects: order(aspects), before, after, sizeDelta: after.size - before.size });
   }
   return contentCompared;
 }

@@ -2,35 +2,44 @@
  * Byte comparisons in batches, on worker threads when there are enough of them
  * to pay for the workers (tens of ms to start each).
  *
- * compare.ts queues every pair of same-size small regular files it must read
- * (`add`), some while it is still walking the last layer: its sides are final
- * by then, so those pairs are compared on the workers while this thread walks.
- * Each worker runs quickCompare.ts's very code over a batch and answers
- * same / differs / unknown per pair; `finish` waits for every answer. Without
- * workers (a few pairs, one core, no /proc) this thread answers the batches
- * itself, yielding to the event loop between slices. "Unknown" (and a worker
- * that fails) leaves the pair to the caller's safe path. Read-only.
+ * compare.ts queues every pair of regular files it must compare (`add`), some
+ * while it is still walking the last layer: its sides are final by then, so
+ * those pairs are compared on the workers while this thread walks. Each worker
+ * runs quickCompare.ts's very code and answers same / differs / unknown per
+ * pair, with both sides' stats (the walks did not lstat regular files);
+ * `finish` waits for every answer. Without workers (a few pairs, one core, no
+ * /proc) this thread answers the batches itself, yielding to the event loop
+ * between slices. "Unknown" (and a worker that fails) leaves the pair to the
+ * caller's safe path. Read-only.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { Pacer } from './concurrency';
 import { throwIfAborted, untilAborted } from './errors';
-import { QUICK_MAX, UNKNOWN, makeQuickComparer, quickPathAvailable, type Quick } from './quickCompare';
+import { QUICK_MAX, STAT_FIELDS, UNKNOWN, makeQuickComparer, quickPathAvailable, type Quick } from './quickCompare';
 
 /** Pairs per batch: a few ms of work, few enough messages. */
 const BATCH = 1024;
-/** Below this many queued pairs the workers cost more than they save. */
+/** Below this many queued files the workers cost more than they save. */
 const POOL_MIN = 4 * BATCH;
 
-/** One batch as a worker gets it: layer folders by index, and per pair its two folders, path and size. */
+/** Numbers per pair in a stats array: A's side, then B's. */
+const PAIR_STATS = 2 * STAT_FIELDS;
+
+/** One batch as a worker gets it: layer folders by index, and per pair its two folders and its path. */
 interface BatchMessage {
   readonly id: number;
   readonly dirs: string[];
   readonly ia: number[];
   readonly ib: number[];
   readonly paths: string[];
-  readonly sizes: number[];
+}
+
+/** A worker's answer to a batch: per pair its Quick, and both sides' stats (PAIR_STATS numbers each). */
+interface Answers {
+  readonly out: Int8Array;
+  readonly stats: Float64Array;
 }
 
 const WORKER_SOURCE = `
@@ -39,12 +48,13 @@ const make = ${makeQuickComparer.toString()};
 const quick = make(require('node:fs'), workerData.quickMax);
 parentPort.on('message', (b) => {
   const out = new Int8Array(b.paths.length);
+  const stats = new Float64Array(b.paths.length * ${PAIR_STATS});
   try {
-    for (let i = 0; i < b.paths.length; i++) out[i] = quick.same(b.dirs[b.ia[i]], b.dirs[b.ib[i]], b.paths[i], b.sizes[i]);
+    for (let i = 0; i < b.paths.length; i++) out[i] = quick.compare(b.dirs[b.ia[i]], b.dirs[b.ib[i]], b.paths[i], stats, i * ${PAIR_STATS});
   } finally {
     quick.close();
   }
-  parentPort.postMessage({ id: b.id, out }, [out.buffer]);
+  parentPort.postMessage({ id: b.id, out, stats }, [out.buffer, stats.buffer]);
 });
 `;
 
@@ -52,9 +62,14 @@ function cores(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
 }
 
+/** "Unknown" for `n` pairs, with no stats. */
+function unknown(n: number): Answers {
+  return { out: new Int8Array(n).fill(UNKNOWN), stats: new Float64Array(n * PAIR_STATS).fill(NaN) };
+}
+
 /** Workers running WORKER_SOURCE; a batch goes to the one with the fewest in flight. */
 class WorkerPool {
-  private readonly waiting = new Map<number, { resolve: (out: Int8Array) => void; size: number; worker: number }>();
+  private readonly waiting = new Map<number, { resolve: (answers: Answers) => void; size: number; worker: number }>();
   private readonly inFlight: number[];
   /** Workers that failed or ended: never sent another batch (a message to an ended worker is silently lost). */
   private readonly dead: boolean[];
@@ -64,11 +79,11 @@ class WorkerPool {
     this.inFlight = workers.map(() => 0);
     this.dead = workers.map(() => false);
     workers.forEach((w, i) => {
-      w.on('message', (m: { id: number; out: Int8Array }) => this.settle(m.id, m.out));
+      w.on('message', (m: Answers & { id: number }) => this.settle(m.id, m));
       // A worker that fails answers "unknown" for what it held: the safe path takes those pairs.
       const fail = () => {
         this.dead[i] = true;
-        for (const [id, job] of this.waiting) if (job.worker === i) this.settle(id, new Int8Array(job.size).fill(UNKNOWN));
+        for (const [id, job] of this.waiting) if (job.worker === i) this.settle(id, unknown(job.size));
       };
       w.on('error', fail);
       w.on('exit', fail);
@@ -86,16 +101,17 @@ class WorkerPool {
     return new WorkerPool(workers);
   }
 
-  run(batch: Omit<BatchMessage, 'id'>): Promise<Int8Array> {
-    let worker = -1;
-    for (let i = 0; i < this.workers.length; i++) if (!this.dead[i] && (worker < 0 || this.inFlight[i] < this.inFlight[worker])) worker = i;
+  /** Runs `batch` on the live worker with the fewest batches in flight. */
+  run(batch: Omit<BatchMessage, 'id'>): Promise<Answers> {
+    let to = -1;
+    for (let i = 0; i < this.workers.length; i++) if (!this.dead[i] && (to < 0 || this.inFlight[i] < this.inFlight[to])) to = i;
     // No worker left: "unknown" for every pair, and the safe path answers them.
-    if (worker < 0) return Promise.resolve(new Int8Array(batch.paths.length).fill(UNKNOWN));
+    if (to < 0) return Promise.resolve(unknown(batch.paths.length));
     const id = ++this.seq;
-    this.inFlight[worker]++;
+    this.inFlight[to]++;
     return new Promise((resolve) => {
-      this.waiting.set(id, { resolve, size: batch.paths.length, worker });
-      this.workers[worker].postMessage({ id, ...batch });
+      this.waiting.set(id, { resolve, size: batch.paths.length, worker: to });
+      this.workers[to].postMessage({ id, ...batch });
     });
   }
 
@@ -103,33 +119,69 @@ class WorkerPool {
     for (const w of this.workers) void w.terminate();
   }
 
-  private settle(id: number, out: Int8Array): void {
+  private settle(id: number, answers: Answers): void {
     const job = this.waiting.get(id);
     if (!job) return;
     this.waiting.delete(id);
     this.inFlight[job.worker]--;
-    job.resolve(out);
+    job.resolve(answers);
   }
 }
 
-/**
- * The quick answers for one comparison: `add` pairs, `finish`, then
- * `answer(key)`. A pair's key is any object of the caller's (compare.ts uses
- * its tree entry: an identity lookup, where a path would be hashed).
- */
-export class ContentBatches<K extends object> {
-  private readonly answers = new Map<K, Quick>();
-  private readonly running: Promise<void>[] = [];
-  private dirs: string[] = [];
+/** Pairs queued for one batch, as parallel arrays; `pairs`: each pair's index (ContentBatches.add). */
+class Queue {
+  dirs: string[] = [];
   private dirIndex = new Map<string, number>();
-  private ia: number[] = [];
-  private ib: number[] = [];
-  private paths: string[] = [];
-  private sizes: number[] = [];
-  private keys: K[] = [];
-  private queued = 0;
+  ia: number[] = [];
+  ib: number[] = [];
+  paths: string[] = [];
+  pairs: number[] = [];
+
+  get length(): number {
+    return this.paths.length;
+  }
+
+  push(dirA: string, dirB: string, path: string, pair: number): void {
+    this.ia.push(this.dirOf(dirA));
+    this.ib.push(this.dirOf(dirB));
+    this.paths.push(path);
+    this.pairs.push(pair);
+  }
+
+  /** The batch queued and its pairs' indices, and an empty queue. */
+  take(): { batch: Omit<BatchMessage, 'id'>; pairs: number[] } {
+    const out = { batch: { dirs: this.dirs, ia: this.ia, ib: this.ib, paths: this.paths }, pairs: this.pairs };
+    this.dirs = [];
+    this.dirIndex = new Map();
+    this.ia = [];
+    this.ib = [];
+    this.paths = [];
+    this.pairs = [];
+    return out;
+  }
+
+  private dirOf(dir: string): number {
+    let i = this.dirIndex.get(dir);
+    if (i === undefined) {
+      i = this.dirs.length;
+      this.dirs.push(dir);
+      this.dirIndex.set(dir, i);
+    }
+    return i;
+  }
+}
+
+/** The quick answers for one comparison: `add` pairs (each gets an index), `finish`, then `answer(index)` and `side(index, …)`. */
+export class ContentBatches {
+  /** Per pair: its answer (UNKNOWN until answered), and both sides' stats (NaN until known). */
+  private answers = new Int8Array(BATCH).fill(UNKNOWN);
+  private stats = new Float64Array(BATCH * PAIR_STATS).fill(NaN);
+  private pairCount = 0;
+  private readonly running: Promise<void>[] = [];
+  private readonly queue = new Queue();
   private pool: WorkerPool | undefined;
-  private readonly enabled = quickPathAvailable(fs);
+  /** Whether the quick path works here (Linux, /proc): else every pair takes the safe path. */
+  readonly enabled = quickPathAvailable(fs);
   private readonly workers: number;
   private readonly poolMin: number;
 
@@ -146,20 +198,20 @@ export class ContentBatches<K extends object> {
     this.poolMin = options.poolMin ?? POOL_MIN;
   }
 
-  /** Whether pairs of this size go through here (else straight to the safe path). */
-  takes(size: number): boolean {
-    return this.enabled && size <= QUICK_MAX;
-  }
-
-  /** Queues `path` of layer folders `dirA` and `dirB` (walked as regular files of `size` bytes, size ≤ QUICK_MAX) as `key`. */
-  add(key: K, dirA: string, dirB: string, path: string, size: number): void {
-    this.keys.push(key);
-    this.ia.push(this.dirOf(dirA));
-    this.ib.push(this.dirOf(dirB));
-    this.paths.push(path);
-    this.sizes.push(size);
-    this.queued++;
-    if (this.paths.length >= BATCH && (this.pool || (this.queued >= this.poolMin && this.startPool()))) this.flush();
+  /** Queues the regular files `path` of layer folders `dirA` and `dirB` (as the walks saw them); returns the pair's index for `answer` and `side`. */
+  add(dirA: string, dirB: string, path: string): number {
+    const pair = this.pairCount++;
+    if (pair >= this.answers.length) {
+      const answers = new Int8Array(this.answers.length * 2).fill(UNKNOWN);
+      answers.set(this.answers);
+      this.answers = answers;
+      const stats = new Float64Array(this.stats.length * 2).fill(NaN);
+      stats.set(this.stats);
+      this.stats = stats;
+    }
+    this.queue.push(dirA, dirB, path, pair);
+    if (this.queue.length >= BATCH && this.readyToStart()) this.flush();
+    return pair;
   }
 
   /**
@@ -172,21 +224,28 @@ export class ContentBatches<K extends object> {
 
   /** Answers every queued pair (on the workers, or here); throws `cancelled` when the signal fires. */
   async finish(): Promise<void> {
-    if (this.paths.length) {
-      if (this.pool || (this.queued >= this.poolMin && this.startPool())) this.flush();
+    if (this.queue.length) {
+      if (this.readyToStart()) this.flush();
       else await this.answerHere();
     }
     try {
       await untilAborted(Promise.all(this.running), this.signal);
     } finally {
-      this.pool?.close();
-      this.pool = undefined;
+      this.close();
     }
   }
 
-  /** The quick answer for `key` (UNKNOWN, or undefined when never queued: take the safe path). */
-  answer(key: K): Quick | undefined {
-    return this.answers.get(key);
+  /** The quick answer for pair `index`: SAME, DIFFERS (the bytes or the sizes) or UNKNOWN (take the safe path). */
+  answer(index: number): Quick {
+    return this.answers[index] as Quick;
+  }
+
+  /** Side `a` or `b` of pair `index` as its fstat() saw it, or undefined when not known (take an lstat). */
+  side(index: number, which: 'a' | 'b'): { size: number; mode: number; uid: number; gid: number; mtimeMs: number } | undefined {
+    const at = index * PAIR_STATS + (which === 'a' ? 0 : STAT_FIELDS);
+    const st = this.stats;
+    if (Number.isNaN(st[at])) return undefined;
+    return { size: st[at], mode: st[at + 1], uid: st[at + 2], gid: st[at + 3], mtimeMs: st[at + 4] };
   }
 
   /** Stops the workers (a cancelled or failed comparison). */
@@ -195,59 +254,42 @@ export class ContentBatches<K extends object> {
     this.pool = undefined;
   }
 
-  private startPool(): boolean {
-    if (this.workers < 1) return false;
-    this.pool = WorkerPool.start(this.workers);
+  /** Whether the workers run, started now when the pairs queued make them worth it. */
+  private readyToStart(): boolean {
+    if (!this.pool && this.pairCount >= this.poolMin) this.startPool();
     return this.pool !== undefined;
   }
 
-  private dirOf(dir: string): number {
-    let i = this.dirIndex.get(dir);
-    if (i === undefined) {
-      i = this.dirs.length;
-      this.dirs.push(dir);
-      this.dirIndex.set(dir, i);
-    }
-    return i;
+  private startPool(): void {
+    if (this.workers >= 1) this.pool = WorkerPool.start(this.workers);
   }
 
   /** Sends the queued pairs to the pool as one batch. */
   private flush(): void {
-    const keys = this.keys;
-    const batch = this.take();
+    const { batch, pairs } = this.queue.take();
     this.running.push(
-      this.pool!.run(batch).then((out) => {
-        keys.forEach((k, i) => this.answers.set(k, out[i] as Quick));
+      this.pool!.run(batch).then(({ out, stats }) => {
+        for (let i = 0; i < pairs.length; i++) {
+          this.answers[pairs[i]] = out[i];
+          this.stats.set(stats.subarray(i * PAIR_STATS, (i + 1) * PAIR_STATS), pairs[i] * PAIR_STATS);
+        }
       }),
     );
   }
 
   /** Answers the queued pairs on this thread, a slice at a time. */
   private async answerHere(): Promise<void> {
-    const keys = this.keys;
-    const b = this.take();
+    const { batch: b, pairs } = this.queue.take();
     const quick = makeQuickComparer(fs, QUICK_MAX);
     const pacer = new Pacer(this.signal, 8);
     try {
       for (let i = 0; i < b.paths.length; i++) {
         if (pacer.due()) await pacer.pause();
-        this.answers.set(keys[i], quick.same(b.dirs[b.ia[i]], b.dirs[b.ib[i]], b.paths[i], b.sizes[i]));
+        this.answers[pairs[i]] = quick.compare(b.dirs[b.ia[i]], b.dirs[b.ib[i]], b.paths[i], this.stats, pairs[i] * PAIR_STATS);
       }
     } finally {
       quick.close();
     }
     throwIfAborted(this.signal);
-  }
-
-  private take(): Omit<BatchMessage, 'id'> {
-    const batch = { dirs: this.dirs, ia: this.ia, ib: this.ib, paths: this.paths, sizes: this.sizes };
-    this.dirs = [];
-    this.dirIndex = new Map();
-    this.ia = [];
-    this.ib = [];
-    this.paths = [];
-    this.sizes = [];
-    this.keys = [];
-    return batch;
   }
 }
