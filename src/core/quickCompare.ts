@@ -157,14 +157,15 @@ export function makeQuickComparer(fs: typeof import('node:fs'), quickMax: number
       const size = st.size;
       if (size > quickMax || (readIf !== -1 && size !== readIf)) got = -2;
       else {
+        // One read for most files: a regular file reads short only at its end, so `size`
+        // bytes of the `size + 1` asked for say it is whole; more say it grew.
         const want = size + 1;
         let off = 0;
         for (;;) {
           const n = fs.readSync(fd, buf, off, want - off, off);
           off += n;
-          if (n === 0 || off > size) break;
+          if (n === 0 || off >= size) break;
         }
-        // Exactly `size` bytes, or it changed as it was read.
         if (off !== size) return -1;
         got = size;
       }
