@@ -22,9 +22,9 @@ import * as fs from 'node:fs';
 import { LayerError, fromFsError, throwIfAborted } from './errors';
 import { globToRegExp } from './fileFilter';
 import { humanSize, printable } from './format';
-import { formatMode, type LayerEntry, type WalkProblem } from './layerEntry';
-import { MergedTree, type MergedEntry } from './layerStack';
-import { walkLayer } from './layerWalk';
+import { formatMode, type LayerEntry } from './layerEntry';
+import type { MergedEntry } from './layerStack';
+import { Side, walkInto, walkTops, type Reporter } from './compareWalk';
 import { ContentComparer } from './compareContent';
 import { ContentBatches } from './comparePool';
 import { Pacer } from './concurrency';
@@ -131,15 +131,6 @@ export function ignoreMatcher(globs: readonly string[]): (path: string) => boole
   };
 }
 
-/** The merged tree of one side. */
-class Side {
-  readonly tree: MergedTree;
-
-  constructor(readonly name: 'a' | 'b', readonly layers: readonly LayerContent[]) {
-    this.tree = new MergedTree(layers.length);
-  }
-}
-
 /** A regular file's stats as an fstat or lstat gave them. */
 type FileStat = Pick<Required<LayerEntry>, 'size' | 'mode' | 'uid' | 'gid' | 'mtimeMs'>;
 
@@ -188,36 +179,6 @@ function sharedPrefix(a: readonly Layer[], b: readonly Layer[]): number {
   return n;
 }
 
-/**
- * Walks `layers[from..to)` of one content list, applying every entry to each
- * of `sides`; with one side, `onEntry` gets each entry the tree now shows.
- */
-async function walkInto(sides: readonly Side[], from: number, to: number, report: Reporter, onEntry?: (layer: number, e: MergedEntry) => void): Promise<void> {
-  const layers = sides[0].layers;
-  for (let i = from; i < to; i++) {
-    throwIfAborted(report.signal);
-    const onProblem = (p: WalkProblem) => {
-      for (const s of sides) report.problem(s.name, p.path, `layer ${i}: ${p.message}`);
-    };
-    // Regular files are not lstat()ed: the byte comparers fstat them (comparePool.ts), the rest is lstat()ed after.
-    for await (const e of walkLayer(layers[i], { signal: report.signal, onProblem, stat: 'not-files' })) {
-      if (onEntry) {
-        const shown = sides[0].tree.apply(i, e);
-        if (shown) onEntry(i, shown);
-      } else {
-        for (const s of sides) s.tree.apply(i, e);
-      }
-    }
-    report.walked();
-  }
-}
-
-interface Reporter {
-  readonly signal?: AbortSignal;
-  problem(side: 'a' | 'b', path: string, message: string): void;
-  walked(): void;
-}
-
 /** Compares the merged filesystems of two points. Throws LayerError `cancelled` when the signal fires. */
 export async function compareFiles(a: ComparePoint, b: ComparePoint, options: CompareOptions = {}): Promise<CompareResult> {
   const { signal } = options;
@@ -237,24 +198,27 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
   const quick = new ContentBatches(signal);
   try {
     await walkInto([sideA, sideB], 0, shared, report);
-    await walkInto([sideA], shared, sideA.layers.length, report);
-    // A's tree is final now, and so is every entry of B's top layer as it is walked: their
-    // regular file pairs go to the byte comparers while this thread walks on.
-    const top = sideB.layers.length - 1;
-    // As many pairs may come as A has files: boot the workers while B is walked.
-    quick.expect(top >= shared ? sideA.tree.count : 0);
+    // Each side's top layer (when the sides do not share it) is walked last, together with the other's
+    // (compareWalk.ts): a path both have is final once both walks are past it, and its regular file pair
+    // goes to the byte comparers while this thread walks on.
+    const topOf = (side: Side) => (side.layers.length - 1 >= shared ? side.layers.length - 1 : -1);
+    const [topA, topB] = [topOf(sideA), topOf(sideB)];
+    await walkInto([sideA], shared, topA < 0 ? sideA.layers.length : topA, report);
+    await walkInto([sideB], shared, topB < 0 ? sideB.layers.length : topB, report);
     const toCompare: Pair[] = [];
-    /** Whether a pair was queued as B's top layer was walked (the very test `early` makes, so no set of them is kept). */
-    const queuedEarly = (ea: MergedEntry, eb: MergedEntry) => top >= shared && eb.layer === top && quickPair(quick, sideA.layers, sideB.layers, ea, eb) && !ignored(eb.path);
-    const early =
-      top >= shared
-        ? (layer: number, eb: MergedEntry) => {
-            if (layer !== top || eb.type !== 'file') return;
-            const ea = sideA.tree.get(eb.path);
-            if (ea && queuedEarly(ea, eb)) toCompare.push({ path: eb.path, a: ea, b: eb, quick: quick.add(sideA.layers[ea.layer].dir, sideB.layers[layer].dir, eb.path) });
-          }
-        : undefined;
-    await walkInto([sideB], shared, sideB.layers.length, report, early);
+    /** Whether a pair was queued as the top layers were walked (the test `onPath` makes: no set of them is kept). */
+    let queuedEarly = (ea: MergedEntry, eb: MergedEntry) => (ea.layer === topA || eb.layer === topB) && quickPair(quick, sideA.layers, sideB.layers, ea, eb) && !ignored(ea.path);
+    const tops = [...(topA < 0 ? [] : [{ side: sideA, layer: topA }]), ...(topB < 0 ? [] : [{ side: sideB, layer: topB }])];
+    const ordered = await walkTops(tops, report, (path) => {
+      const ea = sideA.tree.get(path);
+      const eb = ea && sideB.tree.get(path);
+      if (eb && queuedEarly(ea, eb)) toCompare.push({ path, a: ea, b: eb, quick: quick.add(sideA.layers[ea.layer].dir, sideB.layers[eb.layer].dir, path) });
+    });
+    if (!ordered) {
+      // A walk out of order: what was paired may have changed since. Pair everything again from the trees.
+      toCompare.length = 0;
+      queuedEarly = () => false;
+    }
 
     const changes: FileChange[] = [];
     for (const ea of sideA.tree.each()) {

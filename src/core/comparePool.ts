@@ -214,14 +214,6 @@ export class ContentBatches {
     return pair;
   }
 
-  /**
-   * Starts the workers ahead of the pairs when about `expected` are coming
-   * (they take tens of ms to boot: better while this thread still walks).
-   */
-  expect(expected: number): void {
-    if (!this.pool && this.enabled && expected >= this.poolMin) this.startPool();
-  }
-
   /** Answers every queued pair (on the workers, or here); throws `cancelled` when the signal fires. */
   async finish(): Promise<void> {
     if (this.queue.length) {

@@ -193,3 +193,23 @@ export function childImagePath(dir: string, name: string): string {
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * The order a walk gives paths in: depth first, a folder before its children,
+ * names in code-unit order within a folder (compareNames). `/a/b` comes before
+ * `/a-b`: the name `a` before `a-b`, though `/` is after `-`.
+ */
+export function comparePaths(p: string, q: string): number {
+  const n = Math.min(p.length, q.length);
+  for (let i = 0; i < n; i++) {
+    const a = p.charCodeAt(i);
+    const b = q.charCodeAt(i);
+    if (a === b) continue;
+    // One name ends here and the other goes on: the shorter name comes first.
+    if (a === 47) return -1;
+    if (b === 47) return 1;
+    return a < b ? -1 : 1;
+  }
+  // One is the other's folder, or its name the start of the other's: it comes first.
+  return p.length - q.length;
+}
