@@ -221,7 +221,12 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
     }
 
     const changes: FileChange[] = [];
+    // Paths on one side only: every path of two unrelated images, or of a range from step 0. Their regular
+    // files were not lstat()ed by the walks and are now, in slices, cancellable, as the walks were.
+    const pacer = new Pacer(signal, 8);
+    let n = 0;
     for (const ea of sideA.tree.each()) {
+      if ((++n & 255) === 0 && pacer.due()) await pacer.pause();
       if (ignored(ea.path)) continue;
       const eb = sideB.tree.get(ea.path);
       if (!eb) {
@@ -233,6 +238,7 @@ export async function compareFiles(a: ComparePoint, b: ComparePoint, options: Co
       }
     }
     for (const eb of sideB.tree.each()) {
+      if ((++n & 255) === 0 && pacer.due()) await pacer.pause();
       if (ignored(eb.path) || sideA.tree.get(eb.path)) continue;
       const after = fileSide(eb, statNow(eb, sideB.layers, 'b', problems));
       changes.push({ path: eb.path, change: 'added', aspects: [], after, sizeDelta: after.size });

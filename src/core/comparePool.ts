@@ -2,9 +2,10 @@
  * Byte comparisons in batches, on worker threads when there are enough of them
  * to pay for the workers (tens of ms to start each).
  *
- * compare.ts queues every pair of regular files it must compare (`add`), some
- * while it is still walking the last layer: its sides are final by then, so
- * those pairs are compared on the workers while this thread walks. Each worker
+ * compare.ts queues every pair of regular files it must compare (`add`), most
+ * while it still walks the two top layers (a path is final once both walks are
+ * past it: compareWalk.ts), so they are compared on the workers while this
+ * thread walks. Each worker
  * runs quickCompare.ts's very code and answers same / differs / unknown per
  * pair, with both sides' stats (the walks did not lstat regular files);
  * `finish` waits for every answer. Without workers (a few pairs, one core, no
@@ -21,7 +22,7 @@ import { QUICK_MAX, STAT_FIELDS, UNKNOWN, makeQuickComparer, quickPathAvailable,
 
 /** Pairs per batch: a few ms of work, few enough messages. */
 const BATCH = 1024;
-/** Below this many queued files the workers cost more than they save. */
+/** Below this many queued pairs the workers cost more than they save. */
 const POOL_MIN = 4 * BATCH;
 
 /** Numbers per pair in a stats array: A's side, then B's. */

@@ -9,12 +9,15 @@
  * O_DIRECTORY | O_NOFOLLOW once, and the folder's kernel name
  * (`/proc/self/fd/N`) checked to be the layer folder's real path plus the
  * folder's path (a symlink anywhere on the way would change it); then the file
- * is opened by its full path, O_NOFOLLOW | O_NONBLOCK | O_NOCTTY. The folders
- * compared are image layers: no container writes into them (a container's
- * changes go to its own layer), so nothing swaps a folder for a symlink between
- * the check and the open. That is the window the safe path has too, and opening
- * inside the checked folder instead (`/proc/self/fd/N/name`) cost a third of
- * the whole comparison.
+ * is opened by its full path, O_NOFOLLOW | O_NONBLOCK | O_NOCTTY. A folder
+ * swapped for a symlink between the check and the open would go unseen (the
+ * safe path, compareContent.ts, checks after opening that it has the inode it
+ * resolved; here the walk did not lstat the file, so there is none to check).
+ * That needs a writer in an image layer, and there is none but the host's
+ * root: a container's changes go to its own layer, and compare reads only
+ * image layers. Opening inside the checked folder instead
+ * (`/proc/self/fd/N/name`, as openat would) closed that window but cost a
+ * third of the whole comparison.
  *
  * Each side is fstat()ed on the fd it is read through: the walk leaves regular
  * files unstatted (compare.ts walks with `stat: 'not-files'`), so this fstat is

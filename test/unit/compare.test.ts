@@ -12,7 +12,7 @@ import { ContentComparer } from '../../src/core/compareContent';
 import type { Image } from '../../src/core/model';
 import { Store } from '../../src/core/store';
 import { runCli } from './support/cli';
-import { build, diffContent, hasTool, tmp } from './support/layers';
+import { build, diffContent, generate, hasTool, tmp } from './support/layers';
 import { execFileSync } from 'node:child_process';
 import type { Layer, LayerContent, Source } from '../../src/core/model';
 import { projectRoot, whyMissing, type ProjectRootName } from './support/roots';
@@ -273,5 +273,44 @@ test('xattrs: a file whose only difference is an extended attribute is changed, 
     assert.deepEqual(lines(without.changes), []);
   } finally {
     process.env.PATH = pathBefore;
+  }
+});
+
+test('paths on one side only are stat()ed in slices: a cancel as the walks end is answered at once, not after them', async (t) => {
+  // The walks leave regular files to the byte comparers; a path on one side only is lstat()ed after the walks.
+  // With 12,000 of them (an image against nothing) that must not hold the event loop or the cancel.
+  const layerOf = (name: string, content: LayerContent): Layer => ({ key: `test/${name}`, id: name, source: {} as Source, size: 0, empty: false, content, problems: [] });
+  const point = (name: string, dir: string) => ({ image: {} as Image, stepIndex: 0, layers: [layerOf(name, diffContent(dir, 'overlay'))], label: name });
+  const many = generate('one-sided-many', 100, 120);
+  const none = build('one-sided-none', { 'only-dir/': null });
+  const t0 = performance.now();
+  const whole = await compareFiles(point('none', none), point('many', many));
+  const wholeMs = performance.now() - t0;
+  assert.equal(whole.changes.filter((c) => c.change === 'added' && c.after?.type === 'file').length, 12_000);
+  assert.ok(whole.changes.every((c) => c.after?.mtimeMs !== undefined || c.after?.type === 'dir' || c.before), 'every file has its stats');
+
+  const controller = new AbortController();
+  let abortedAt = 0;
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 1);
+  try {
+    const started = performance.now();
+    const run = compareFiles(point('none', none), point('many', many), {
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.phase === 'walk' && p.done === p.total && !abortedAt) {
+          abortedAt = performance.now();
+          // Aborted from a timer, as a Cancel button would: the signal fires between two slices.
+          setTimeout(() => controller.abort(), 0);
+        }
+      },
+    });
+    await assert.rejects(run, (e: Error & { code?: string }) => e.code === 'cancelled');
+    const latency = performance.now() - abortedAt;
+    t.diagnostic(`whole comparison ${wholeMs.toFixed(0)} ms (walks ${(abortedAt - started).toFixed(0)} ms); cancelled ${latency.toFixed(0)} ms after the walks ended`);
+    assert.ok(latency < Math.max(60, (wholeMs - (abortedAt - started)) / 3), `cancelled ${latency.toFixed(0)} ms after the walks, of ${wholeMs.toFixed(0)} ms in all`);
+    assert.ok(ticks > 0);
+  } finally {
+    clearInterval(ticker);
   }
 });
