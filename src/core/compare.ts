@@ -279,7 +279,7 @@ function quickPair(
   return a.type === 'file' && b.type === 'file' && quick.enabled && !layersA[a.layer].tar && !layersB[b.layer].tar && !hasMappedBytes(a.path);
 }
 
-/** A path both sides have: the two tree entries (FileSides are made only for the few that differ). */
+/** A path both sides have: the two tree entries (their FileSides are made as the pair is compared, with the comparers' stats). */
 interface Pair {
   readonly path: string;
   readonly a: MergedEntry;
